@@ -1,0 +1,286 @@
+//! Tink's JSON keyset format (`JsonKeysetReader` / `JsonKeysetWriter`):
+//! camelCase field names, enum names as strings, bytes as standard base64,
+//! key ids as numbers (Java writes ids of 2^31 and above as negative numbers;
+//! both forms are read, the unsigned form is written).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use zeroize::Zeroize;
+
+use crate::error::{Error, Result};
+use crate::proto;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonKeyset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    primary_key_id: Option<i64>,
+    #[serde(default)]
+    key: Vec<JsonKey>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_data: Option<JsonKeyData>,
+    #[serde(default)]
+    status: Option<Value>,
+    #[serde(default)]
+    key_id: Option<i64>,
+    #[serde(default)]
+    output_prefix_type: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonKeyData {
+    #[serde(default)]
+    type_url: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    key_material_type: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonEncryptedKeyset {
+    encrypted_keyset: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keyset_info: Option<JsonKeysetInfo>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonKeysetInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    primary_key_id: Option<i64>,
+    #[serde(default)]
+    key_info: Vec<JsonKeyInfo>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonKeyInfo {
+    #[serde(default)]
+    type_url: String,
+    #[serde(default)]
+    status: Option<Value>,
+    #[serde(default)]
+    key_id: Option<i64>,
+    #[serde(default)]
+    output_prefix_type: Option<Value>,
+}
+
+/// One protobuf enum: its JSON field name and its value names by number.
+struct EnumDef {
+    field: &'static str,
+    names: &'static [&'static str],
+    expected: &'static str,
+}
+
+const STATUS: EnumDef = EnumDef {
+    field: "status",
+    names: &["UNKNOWN_STATUS", "ENABLED", "DISABLED", "DESTROYED"],
+    expected: "ENABLED, DISABLED, DESTROYED",
+};
+const PREFIX: EnumDef = EnumDef {
+    field: "outputPrefixType",
+    names: &["UNKNOWN_PREFIX", "TINK", "LEGACY", "RAW", "CRUNCHY"],
+    expected: "TINK, LEGACY, RAW, CRUNCHY",
+};
+const MATERIAL: EnumDef = EnumDef {
+    field: "keyMaterialType",
+    names: &[
+        "UNKNOWN_KEYMATERIAL",
+        "SYMMETRIC",
+        "ASYMMETRIC_PRIVATE",
+        "ASYMMETRIC_PUBLIC",
+        "REMOTE",
+    ],
+    expected: "SYMMETRIC, ASYMMETRIC_PRIVATE, ASYMMETRIC_PUBLIC, REMOTE",
+};
+
+impl EnumDef {
+    fn read(&self, value: Option<&Value>) -> Result<i32> {
+        let unknown = |value: String| Error::UnknownEnum {
+            field: self.field,
+            value,
+            expected: self.expected,
+        };
+        match value {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::String(name)) => self
+                .names
+                .iter()
+                .position(|n| n == name)
+                .and_then(|i| i32::try_from(i).ok())
+                .ok_or_else(|| unknown(name.clone())),
+            // protobuf's JSON mapping also accepts the number; keep values
+            // this crate does not know so that they survive a write.
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| unknown(n.to_string())),
+            Some(other) => Err(unknown(other.to_string())),
+        }
+    }
+
+    fn write(&self, value: i32) -> Value {
+        usize::try_from(value)
+            .ok()
+            .and_then(|i| self.names.get(i))
+            .map_or_else(|| Value::from(value), |name| Value::from(*name))
+    }
+}
+
+fn read_key_id(id: Option<i64>) -> Result<u32> {
+    match id {
+        None => Ok(0),
+        Some(id) if id < 0 => i32::try_from(id)
+            .map(|id| id as u32) // Java's signed form of the same 32 bits
+            .map_err(|_| Error::KeyIdOutOfRange(id)),
+        Some(id) => u32::try_from(id).map_err(|_| Error::KeyIdOutOfRange(id)),
+    }
+}
+
+fn decode_b64(field: &'static str, text: &str) -> Result<Vec<u8>> {
+    STANDARD
+        .decode(text)
+        .map_err(|_| Error::Base64 { field })
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    // serde_json's message quotes at most a type or field name, and the
+    // position; it does not echo string values.
+    Error::Json(e.to_string())
+}
+
+/// Parses a cleartext JSON keyset into its protobuf form (no validation).
+pub(crate) fn keyset_from_json(text: &str) -> Result<proto::Keyset> {
+    let mut parsed: JsonKeyset = serde_json::from_str(text).map_err(json_error)?;
+    let result = (|| {
+        let mut keyset = proto::Keyset {
+            primary_key_id: read_key_id(parsed.primary_key_id)?,
+            key: Vec::with_capacity(parsed.key.len()),
+        };
+        for key in &parsed.key {
+            let key_data = match &key.key_data {
+                None => None,
+                Some(data) => Some(proto::KeyData {
+                    type_url: data.type_url.clone(),
+                    value: decode_b64("keyData.value", &data.value)?,
+                    key_material_type: MATERIAL.read(data.key_material_type.as_ref())?,
+                }),
+            };
+            keyset.key.push(proto::Key {
+                key_data,
+                status: STATUS.read(key.status.as_ref())?,
+                key_id: read_key_id(key.key_id)?,
+                output_prefix_type: PREFIX.read(key.output_prefix_type.as_ref())?,
+            });
+        }
+        Ok(keyset)
+    })();
+    for key in &mut parsed.key {
+        if let Some(data) = &mut key.key_data {
+            data.value.zeroize();
+        }
+    }
+    result
+}
+
+/// Writes a keyset's protobuf form as Tink's JSON (2-space indentation, as
+/// Tink's writers produce).
+pub(crate) fn keyset_to_json(keyset: &proto::Keyset) -> String {
+    let mut json = JsonKeyset {
+        primary_key_id: Some(i64::from(keyset.primary_key_id)),
+        key: keyset
+            .key
+            .iter()
+            .map(|key| JsonKey {
+                key_data: key.key_data.as_ref().map(|data| JsonKeyData {
+                    type_url: data.type_url.clone(),
+                    value: STANDARD.encode(&data.value),
+                    key_material_type: Some(MATERIAL.write(data.key_material_type)),
+                }),
+                status: Some(STATUS.write(key.status)),
+                key_id: Some(i64::from(key.key_id)),
+                output_prefix_type: Some(PREFIX.write(key.output_prefix_type)),
+            })
+            .collect(),
+    };
+    let text = to_pretty(&json);
+    for key in &mut json.key {
+        if let Some(data) = &mut key.key_data {
+            data.value.zeroize();
+        }
+    }
+    text
+}
+
+fn to_pretty<T: Serialize>(value: &T) -> String {
+    // Serializing these plain structs (strings, numbers, vectors) into a
+    // String cannot fail: there is no map with non-string keys and no I/O.
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// Parses Tink's JSON encrypted keyset: the ciphertext and, if present, the
+/// clear metadata.
+pub(crate) fn encrypted_from_json(text: &str) -> Result<proto::EncryptedKeyset> {
+    let parsed: JsonEncryptedKeyset = serde_json::from_str(text).map_err(json_error)?;
+    let keyset_info = match parsed.keyset_info {
+        None => None,
+        Some(info) => Some(proto::KeysetInfo {
+            primary_key_id: read_key_id(info.primary_key_id)?,
+            key_info: info
+                .key_info
+                .iter()
+                .map(|k| {
+                    Ok(proto::KeyInfo {
+                        type_url: k.type_url.clone(),
+                        status: STATUS.read(k.status.as_ref())?,
+                        key_id: read_key_id(k.key_id)?,
+                        output_prefix_type: PREFIX.read(k.output_prefix_type.as_ref())?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+        }),
+    };
+    Ok(proto::EncryptedKeyset {
+        encrypted_keyset: decode_b64("encryptedKeyset", &parsed.encrypted_keyset)?,
+        keyset_info,
+    })
+}
+
+/// Writes an encrypted keyset as Tink's JSON.
+pub(crate) fn encrypted_to_json(encrypted: &proto::EncryptedKeyset) -> String {
+    let json = JsonEncryptedKeyset {
+        encrypted_keyset: STANDARD.encode(&encrypted.encrypted_keyset),
+        keyset_info: encrypted.keyset_info.as_ref().map(|info| JsonKeysetInfo {
+            primary_key_id: Some(i64::from(info.primary_key_id)),
+            key_info: info
+                .key_info
+                .iter()
+                .map(|k| JsonKeyInfo {
+                    type_url: k.type_url.clone(),
+                    status: Some(STATUS.write(k.status)),
+                    key_id: Some(i64::from(k.key_id)),
+                    output_prefix_type: Some(PREFIX.write(k.output_prefix_type)),
+                })
+                .collect(),
+        }),
+    };
+    to_pretty(&json)
+}
+
+/// Does this text look like JSON rather than a binary protobuf?
+pub(crate) fn looks_like_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
