@@ -1,1 +1,60 @@
-//! placeholder
+//! Sealed, HMAC-chained audit events and their streaming verification.
+//!
+//! Every event is sealed with `HMAC-SHA256(seal secret, canonical bytes)`,
+//! the canonical bytes including the seal of the event before, so that any
+//! modification, deletion, insertion, duplication or reordering is found by
+//! the [`Verifier`], which needs the seal secrets only, never the keyset.
+//! Sensitive details are envelope-encrypted (crate `stream-keyset`); the
+//! seal covers their ciphertext but not the wrapped data key, so keyset
+//! rotation and crypto-shredding never break a chain.
+//!
+//! This crate is pure: no I/O, no async runtime.
+//!
+//! ```
+//! use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Verifier};
+//! use stream_keyset::{Algorithm, Keyset, Template};
+//!
+//! let secrets = SealSecrets::new(SealSecret::from_env_value("k8s-generated-32-character-secret")?);
+//! let keyset = Keyset::generate(Template::AES256_GCM_SIV);
+//! let chainer = Chainer::new(secrets.clone(), Some(keyset.envelope(Algorithm::Aes256GcmSiv)?));
+//!
+//! let mut head = Head::genesis(ChainId::new("ca")?);
+//! let drafts: Vec<EventDraft> = (0..3)
+//!     .map(|i| {
+//!         EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, 1_700_000_000_000 + i)
+//!             .public("serial", format!("{i:04x}"))
+//!             .sensitive("subject", format!("CN=user{i}").into_bytes())
+//!     })
+//!     .collect();
+//! let events = chainer.seal_batch(&mut head, &drafts)?;
+//!
+//! // An auditor holding only the seal secret verifies.
+//! let mut verifier = Verifier::new(secrets);
+//! events.iter().for_each(|e| verifier.push(e));
+//! assert!(verifier.finish().is_ok());
+//! # Ok::<(), stream_chain::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod canonical;
+mod chainer;
+mod checkpoint;
+mod error;
+mod event;
+mod report;
+mod secret;
+mod verify;
+
+pub use crate::chainer::{Chainer, Head};
+pub use crate::checkpoint::Checkpoint;
+pub use crate::error::{Error, Result};
+pub use crate::event::{
+    detail_aad, Anchor, ChainId, Detail, DetailValue, DraftValue, EventDraft, SealedEvent,
+    SensitiveValue, Status, FORMAT_VERSION, GENESIS_SEQ,
+};
+pub use crate::report::{IntegrityReport, ReportStatus};
+pub use crate::secret::{Seal, SealSecret, SealSecrets, SecretId, MIN_SECRET_LEN};
+pub use crate::verify::{
+    ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_MAX_FINDINGS,
+    DEFAULT_WINDOW,
+};

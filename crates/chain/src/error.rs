@@ -1,0 +1,43 @@
+//! The one error type of this crate.
+
+/// What can go wrong while sealing events or handling checkpoints and
+/// reports. Integrity problems found while verifying are not errors: they
+/// are [`Finding`](crate::Finding)s.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The seal secret is empty or too short.
+    #[error("the seal secret is {len} bytes long; it must be at least {min} bytes (Stream's chart generates 32 characters; 128 hex characters are read as 64 bytes)")]
+    SecretTooShort {
+        /// Its length in bytes.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// A record names a seal secret id that is not among the known secrets.
+    #[error("unknown seal secret id {0}; add the retired secret that made it")]
+    UnknownSecret(crate::SecretId),
+    /// A checkpoint, anchor or report does not carry a valid seal.
+    #[error("the {0} is not authentic: its seal does not match (tampered, or sealed with another secret)")]
+    NotAuthentic(&'static str),
+    /// An event has a sensitive detail but no keyset was given.
+    #[error("event detail `{0}` is sensitive but no keyset is configured; set KEYSET")]
+    NoKeyset(String),
+    /// A value does not fit the event model.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    /// A checkpoint or report file is not valid JSON of the expected shape.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// What was being read.
+        what: &'static str,
+        /// The parser's message.
+        detail: String,
+    },
+    /// Encryption or decryption of a sensitive detail failed.
+    #[error(transparent)]
+    Keyset(#[from] stream_keyset::Error),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,402 @@
+//! The event model of Stream and its canonical encoding.
+
+use std::fmt;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use crate::canonical::{Counter, Sink, ANCHOR_LABEL, DETAIL_LABEL, EVENT_LABEL};
+use crate::error::{Error, Result};
+use crate::secret::{Seal, SealSecret, SecretId};
+
+/// The format version of events, anchors, checkpoints and reports this crate
+/// writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// The sequence number of a chain's genesis event.
+pub const GENESIS_SEQ: u64 = 1;
+
+/// The id of a chain (for example `events`, a tenant, module or node name).
+/// Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChainId(Arc<str>);
+
+impl ChainId {
+    /// A chain id: 1 to 256 bytes of UTF-8.
+    pub fn new(id: &str) -> Result<ChainId> {
+        if id.is_empty() || id.len() > 256 {
+            return Err(Error::InvalidEvent(format!(
+                "chain id must be 1 to 256 bytes, got {}",
+                id.len()
+            )));
+        }
+        Ok(ChainId(Arc::from(id)))
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for ChainId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+impl fmt::Display for ChainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Outcome of the audited operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// `success`
+    Success,
+    /// `warning`
+    Warning,
+    /// `failure`
+    Failure,
+}
+
+impl Status {
+    /// Stream's name: `success`, `warning` or `failure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Warning => "warning",
+            Status::Failure => "failure",
+        }
+    }
+
+    /// Parses Stream's name.
+    pub fn parse(name: &str) -> Option<Status> {
+        match name {
+            "success" => Some(Status::Success),
+            "warning" => Some(Status::Warning),
+            "failure" => Some(Status::Failure),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Status::Success => 0,
+            Status::Warning => 1,
+            Status::Failure => 2,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A detail value before sealing.
+pub enum DraftValue {
+    /// Kept in clear: searchable.
+    Public(String),
+    /// Encrypted with a fresh data key before it is stored (zeroized on drop).
+    Sensitive(Zeroizing<Vec<u8>>),
+}
+
+impl fmt::Debug for DraftValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DraftValue::Public(v) => write!(f, "Public({v:?})"),
+            DraftValue::Sensitive(v) => write!(f, "Sensitive(<{} bytes redacted>)", v.len()),
+        }
+    }
+}
+
+/// An event before it is sealed: what the server knows of it.
+#[derive(Debug)]
+pub struct EventDraft {
+    /// UTC time in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Event code, e.g. `LIFECYCLE-ENROLL`.
+    pub code: String,
+    /// Module, e.g. `ca`.
+    pub module: String,
+    /// Node (host) that produced it.
+    pub node: String,
+    /// Outcome.
+    pub status: Status,
+    /// Ordered key/value details.
+    pub details: Vec<(String, DraftValue)>,
+    /// When retention may purge it (UTC milliseconds).
+    pub remove_at_ms: Option<i64>,
+}
+
+impl EventDraft {
+    /// A draft with no details and no retention date.
+    pub fn new(
+        code: impl Into<String>,
+        module: impl Into<String>,
+        node: impl Into<String>,
+        status: Status,
+        timestamp_ms: i64,
+    ) -> EventDraft {
+        EventDraft {
+            timestamp_ms,
+            code: code.into(),
+            module: module.into(),
+            node: node.into(),
+            status,
+            details: Vec::new(),
+            remove_at_ms: None,
+        }
+    }
+
+    /// Adds a public detail.
+    pub fn public(mut self, key: impl Into<String>, value: impl Into<String>) -> EventDraft {
+        self.details
+            .push((key.into(), DraftValue::Public(value.into())));
+        self
+    }
+
+    /// Adds a sensitive detail (encrypted before storage).
+    pub fn sensitive(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> EventDraft {
+        self.details.push((
+            key.into(),
+            DraftValue::Sensitive(Zeroizing::new(value.into())),
+        ));
+        self
+    }
+
+    /// Sets the retention date.
+    pub fn remove_at(mut self, remove_at_ms: i64) -> EventDraft {
+        self.remove_at_ms = Some(remove_at_ms);
+        self
+    }
+}
+
+/// A sensitive detail as stored: an envelope ciphertext in two halves.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SensitiveValue {
+    /// The data key wrapped by the keyset. Not covered by the seal, so that
+    /// keyset rotation may replace it and crypto-shredding may erase it
+    /// (`None`) without breaking the chain.
+    pub wrapped_dek: Option<Vec<u8>>,
+    /// The value encrypted by the data key, bound to chain, sequence and
+    /// detail key. Covered by the seal.
+    pub payload: Vec<u8>,
+}
+
+impl fmt::Debug for SensitiveValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SensitiveValue")
+            .field(
+                "wrapped_dek",
+                &self.wrapped_dek.as_ref().map(|_| "<wrapped>"),
+            )
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// A stored detail value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DetailValue {
+    /// In clear.
+    Public(String),
+    /// Encrypted.
+    Sensitive(SensitiveValue),
+}
+
+/// One stored detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detail {
+    /// Its key.
+    pub key: String,
+    /// Its value.
+    pub value: DetailValue,
+}
+
+/// A retention anchor: a sealed statement that events before `first_seq`
+/// of `chain` may have been purged, and that the predecessor of
+/// `first_seq` had seal `prev`. Stored on the event at `first_seq`, outside
+/// that event's own seal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    /// The chain.
+    pub chain: ChainId,
+    /// The first sequence number kept.
+    pub first_seq: u64,
+    /// The seal of event `first_seq - 1`.
+    pub prev: Seal,
+    /// When the purge was decided (UTC milliseconds).
+    pub created_ms: i64,
+    /// The secret that sealed the anchor.
+    pub secret_id: SecretId,
+    /// The anchor's seal.
+    pub seal: Seal,
+}
+
+impl Anchor {
+    /// Seals an anchor for the event `first` (which becomes the first event
+    /// kept).
+    pub fn new(first: &SealedEvent, created_ms: i64, secret: &SealSecret) -> Anchor {
+        let mut anchor = Anchor {
+            chain: first.chain.clone(),
+            first_seq: first.seq,
+            prev: first.prev,
+            created_ms,
+            secret_id: secret.id(),
+            seal: Seal::GENESIS,
+        };
+        anchor.seal = secret.seal(|s| anchor.write_canonical(s));
+        anchor
+    }
+
+    /// Writes the canonical bytes the anchor's seal covers.
+    pub fn write_canonical(&self, s: &mut dyn Sink) {
+        s.header(ANCHOR_LABEL, FORMAT_VERSION);
+        s.str(self.chain.as_str());
+        s.u64(self.first_seq);
+        s.put(&self.prev.0);
+        s.i64(self.created_ms);
+        s.bytes(&self.secret_id.0);
+    }
+
+    /// Whether the anchor's seal is valid and it belongs to `event`.
+    pub fn is_valid_for(&self, event: &SealedEvent, secrets: &crate::SealSecrets) -> bool {
+        let Some(secret) = secrets.get(self.secret_id) else {
+            return false;
+        };
+        self.chain == event.chain
+            && self.first_seq == event.seq
+            && self.prev == event.prev
+            && secret.seal(|s| self.write_canonical(s)) == self.seal
+    }
+}
+
+/// A sealed event, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedEvent {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub version: u8,
+    /// The chain it belongs to.
+    pub chain: ChainId,
+    /// Its sequence number in the chain (genesis is [`GENESIS_SEQ`]).
+    pub seq: u64,
+    /// UTC time in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Event code.
+    pub code: String,
+    /// Module.
+    pub module: String,
+    /// Node (host).
+    pub node: String,
+    /// Outcome.
+    pub status: Status,
+    /// Ordered details.
+    pub details: Vec<Detail>,
+    /// Retention date.
+    pub remove_at_ms: Option<i64>,
+    /// The id of the secret that sealed it.
+    pub secret_id: SecretId,
+    /// The seal of the previous event ([`Seal::GENESIS`] for genesis).
+    pub prev: Seal,
+    /// `HMAC-SHA256(secret, canonical bytes)`.
+    pub seal: Seal,
+    /// A retention anchor, on the first event kept after a purge.
+    pub anchor: Option<Anchor>,
+}
+
+impl SealedEvent {
+    /// Writes the canonical bytes the seal covers (see `docs/FORMAT.md`).
+    pub fn write_canonical(&self, s: &mut dyn Sink) {
+        s.header(EVENT_LABEL, self.version);
+        s.str(self.chain.as_str());
+        s.u64(self.seq);
+        s.i64(self.timestamp_ms);
+        s.str(&self.code);
+        s.str(&self.module);
+        s.str(&self.node);
+        s.u8(self.status.code());
+        s.opt_i64(self.remove_at_ms);
+        s.bytes(&self.secret_id.0);
+        s.put(&self.prev.0);
+        // Details are bounded by the document size; see `Sink::bytes`.
+        s.u32(self.details.len() as u32);
+        for detail in &self.details {
+            s.str(&detail.key);
+            match &detail.value {
+                DetailValue::Public(v) => {
+                    s.u8(1);
+                    s.str(v);
+                }
+                DetailValue::Sensitive(v) => {
+                    s.u8(2);
+                    s.bytes(&v.payload);
+                }
+            }
+        }
+    }
+
+    /// The canonical bytes as a buffer (for vectors and other
+    /// implementations; sealing and verifying stream them instead).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// How many bytes the seal covers.
+    pub fn sealed_len(&self) -> u64 {
+        let mut counter = Counter::default();
+        self.write_canonical(&mut counter);
+        counter.0
+    }
+
+    /// Computes the seal this event should carry under `secret`.
+    pub fn compute_seal(&self, secret: &SealSecret) -> Seal {
+        secret.seal(|s| self.write_canonical(s))
+    }
+
+    /// The detail with this key.
+    pub fn detail(&self, key: &str) -> Option<&DetailValue> {
+        self.details.iter().find(|d| d.key == key).map(|d| &d.value)
+    }
+
+    /// Crypto-shredding: erases the wrapped data key of every sensitive
+    /// detail (or only `key`'s). The values can never be decrypted again;
+    /// the seal still verifies. Returns how many were erased.
+    pub fn shred(&mut self, key: Option<&str>) -> usize {
+        let mut erased = 0;
+        for detail in &mut self.details {
+            if key.is_some_and(|k| k != detail.key) {
+                continue;
+            }
+            if let DetailValue::Sensitive(v) = &mut detail.value {
+                if v.wrapped_dek.take().is_some() {
+                    erased += 1;
+                }
+            }
+        }
+        erased
+    }
+}
+
+/// The associated data of a sensitive detail: binds its ciphertext to the
+/// chain, the sequence number and the detail key.
+pub fn detail_aad(chain: &ChainId, seq: u64, key: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(32 + chain.as_str().len() + key.len());
+    aad.header(DETAIL_LABEL, FORMAT_VERSION);
+    aad.str(chain.as_str());
+    aad.u64(seq);
+    aad.str(key);
+    aad
+}

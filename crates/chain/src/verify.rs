@@ -1,0 +1,675 @@
+//! Streaming verification of one or many interleaved chains.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+
+use crate::checkpoint::Checkpoint;
+use crate::event::{ChainId, SealedEvent, FORMAT_VERSION, GENESIS_SEQ};
+use crate::secret::{Seal, SealSecrets};
+
+/// Default reordering window: how far ahead of the expected sequence number
+/// an event of a chain may arrive (dumps of several writers are only nearly
+/// sorted).
+pub const DEFAULT_WINDOW: usize = 4096;
+/// Default number of findings kept (all are counted).
+pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
+
+/// What is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// The event's seal does not match its content: it was modified.
+    Modified,
+    /// Events are missing (deleted) from this sequence number on.
+    Gap {
+        /// The last missing sequence number.
+        to: u64,
+    },
+    /// A forged event claims the position of an authentic one.
+    Inserted,
+    /// The same event is stored twice.
+    Duplicate,
+    /// Two authentic events claim one predecessor, or an authentic event
+    /// links to another predecessor than the one stored.
+    Fork,
+    /// The event was sealed by a secret that is not known.
+    UnknownSecret,
+    /// The record is not a valid event.
+    Malformed(String),
+    /// The timestamp goes backwards (a warning: clocks of several pods).
+    TimestampBackwards,
+    /// An event arrived further out of order than the reordering window;
+    /// it could not be placed. Verify again with a larger window.
+    OutOfWindow,
+    /// The chain no longer reaches the trusted checkpoint: its tail was
+    /// deleted (truncation) from this sequence number on.
+    Truncated,
+    /// The chain holds another event where the trusted checkpoint's head
+    /// was: it was rolled back or rewritten.
+    CheckpointMismatch,
+}
+
+impl FindingKind {
+    /// Whether this is only a warning (does not fail verification).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, FindingKind::TimestampBackwards)
+    }
+
+    /// A short stable name (`modified`, `gap`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FindingKind::Modified => "modified",
+            FindingKind::Gap { .. } => "gap",
+            FindingKind::Inserted => "inserted",
+            FindingKind::Duplicate => "duplicate",
+            FindingKind::Fork => "fork",
+            FindingKind::UnknownSecret => "unknown_secret",
+            FindingKind::Malformed(_) => "malformed",
+            FindingKind::TimestampBackwards => "timestamp_backwards",
+            FindingKind::OutOfWindow => "out_of_window",
+            FindingKind::Truncated => "truncated",
+            FindingKind::CheckpointMismatch => "checkpoint_mismatch",
+        }
+    }
+}
+
+/// One integrity finding, with where it starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Finding {
+    /// The chain (`None` when a malformed record names none).
+    pub chain: Option<ChainId>,
+    /// The sequence number where it starts (`None` when unknown).
+    pub seq: Option<u64>,
+    /// What is wrong.
+    pub kind: FindingKind,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let chain = self.chain.as_ref().map_or("?", |c| c.as_str());
+        let seq = self.seq.map_or("?".to_owned(), |s| s.to_string());
+        let what = match &self.kind {
+            FindingKind::Modified => "modified: the seal does not match the content".to_owned(),
+            FindingKind::Gap { to } => format!("gap: events {seq}..={to} are missing"),
+            FindingKind::Inserted => "inserted: a forged event beside the authentic one".to_owned(),
+            FindingKind::Duplicate => "duplicate: the event is stored twice".to_owned(),
+            FindingKind::Fork => "fork: two events claim the same predecessor".to_owned(),
+            FindingKind::UnknownSecret => "unknown seal secret id".to_owned(),
+            FindingKind::Malformed(why) => format!("malformed record: {why}"),
+            FindingKind::TimestampBackwards => "warning: timestamp goes backwards".to_owned(),
+            FindingKind::OutOfWindow => {
+                "arrived beyond the reordering window; verify with a larger window".to_owned()
+            }
+            FindingKind::Truncated => {
+                "truncated: the chain no longer reaches the trusted checkpoint".to_owned()
+            }
+            FindingKind::CheckpointMismatch => {
+                "checkpoint mismatch: another event stands where the checkpoint's head was"
+                    .to_owned()
+            }
+        };
+        write!(f, "{chain}#{seq}: {what}")
+    }
+}
+
+impl Finding {
+    fn order_key(&self) -> (Option<&ChainId>, Option<u64>, &FindingKind) {
+        (self.chain.as_ref(), self.seq, &self.kind)
+    }
+}
+
+/// Result of checking one record on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Auth {
+    Authentic,
+    BadSeal,
+    UnknownSecret,
+    Malformed(String),
+}
+
+/// What the verifier keeps of an event: constant size.
+#[derive(Clone, Debug)]
+struct Link {
+    auth: Auth,
+    prev: Seal,
+    seal: Seal,
+    timestamp_ms: i64,
+    anchored: bool,
+}
+
+/// How the first event of a chain was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    NotStarted,
+    Trusted,
+    /// Started neither at genesis, an anchor nor the checkpoint: a gap
+    /// `from..=to` is reported unless a valid anchor later proves the
+    /// missing events were purged.
+    Unanchored {
+        from: u64,
+        to: u64,
+    },
+}
+
+impl ChainState {
+    fn new(chain: ChainId, checkpoint: Option<Checkpoint>) -> ChainState {
+        ChainState {
+            start: Start::NotStarted,
+            next: 0,
+            prev: None,
+            last_ts: None,
+            pending: BTreeMap::new(),
+            pending_len: 0,
+            recent: VecDeque::new(),
+            unbroken: true,
+            checkpoint,
+            checkpoint_reached: false,
+            summary: ChainSummary {
+                chain,
+                events: 0,
+                first_seq: None,
+                last_seq: None,
+                head_seal: None,
+                first_ts: None,
+                last_ts: None,
+                errors: 0,
+                warnings: 0,
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ChainState {
+    start: Start,
+    next: u64,
+    prev: Option<Seal>,
+    last_ts: Option<i64>,
+    pending: BTreeMap<u64, Vec<Link>>,
+    pending_len: usize,
+    recent: VecDeque<(u64, Seal, bool)>,
+    unbroken: bool,
+    checkpoint: Option<Checkpoint>,
+    checkpoint_reached: bool,
+    summary: ChainSummary,
+}
+
+/// What the verifier learned of one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSummary {
+    /// The chain.
+    pub chain: ChainId,
+    /// Events read (duplicates and forgeries included).
+    pub events: u64,
+    /// First sequence number placed.
+    pub first_seq: Option<u64>,
+    /// Last sequence number placed (the head).
+    pub last_seq: Option<u64>,
+    /// Seal of the head.
+    pub head_seal: Option<Seal>,
+    /// Timestamp of the first and the head event.
+    pub first_ts: Option<i64>,
+    /// Timestamp of the head event.
+    pub last_ts: Option<i64>,
+    /// Number of errors (warnings excluded) in this chain.
+    pub errors: u64,
+    /// Number of warnings in this chain.
+    pub warnings: u64,
+}
+
+/// The outcome of a verification.
+#[derive(Clone, Debug)]
+pub struct VerifyReport {
+    /// One summary per chain, by chain id.
+    pub chains: Vec<ChainSummary>,
+    /// Findings, earliest first (chain, then sequence number); at most the
+    /// configured number are kept.
+    pub findings: Vec<Finding>,
+    /// All findings counted, kept or not.
+    pub total_findings: u64,
+    /// Findings that are errors (not warnings).
+    pub errors: u64,
+    /// Records read.
+    pub records: u64,
+    /// Bytes covered by seals.
+    pub sealed_bytes: u64,
+}
+
+impl VerifyReport {
+    /// Whether every chain verified (warnings allowed).
+    pub fn is_ok(&self) -> bool {
+        self.errors == 0
+    }
+
+    /// The first error, if any.
+    pub fn first_error(&self) -> Option<&Finding> {
+        self.findings.iter().find(|f| !f.kind.is_warning())
+    }
+}
+
+/// Verifies sealed events of one or many chains, interleaved, in the order
+/// a dump gives them. Memory is bounded by the number of chains times the
+/// reordering window, whatever the number of events.
+///
+/// ```
+/// use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Verifier};
+/// let secrets = SealSecrets::new(SealSecret::new(b"a seal secret of 32 bytes.......")?);
+/// let chainer = Chainer::new(secrets.clone(), None);
+/// let mut head = Head::genesis(ChainId::new("ca")?);
+/// let mut events = Vec::new();
+/// for i in 0..10 {
+///     let draft = EventDraft::new("TEST", "ca", "node", Status::Success, i);
+///     events.push(chainer.seal(&mut head, &draft)?);
+/// }
+/// events[4].code = "FORGED".into();
+/// let mut verifier = Verifier::new(secrets);
+/// for event in &events {
+///     verifier.push(event);
+/// }
+/// let report = verifier.finish();
+/// assert_eq!(report.first_error().and_then(|f| f.seq), Some(5));
+/// # Ok::<(), stream_chain::Error>(())
+/// ```
+pub struct Verifier {
+    secrets: SealSecrets,
+    window: usize,
+    max_findings: usize,
+    chains: HashMap<ChainId, ChainState>,
+    checkpoints: HashMap<ChainId, Checkpoint>,
+    findings: Vec<Finding>,
+    total_findings: u64,
+    errors: u64,
+    records: u64,
+    sealed_bytes: u64,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("chains", &self.chains.len())
+            .field("records", &self.records)
+            .field("findings", &self.total_findings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// A verifier knowing `secrets` (only the seal secrets: no keyset).
+    pub fn new(secrets: SealSecrets) -> Verifier {
+        Verifier {
+            secrets,
+            window: DEFAULT_WINDOW,
+            max_findings: DEFAULT_MAX_FINDINGS,
+            chains: HashMap::new(),
+            checkpoints: HashMap::new(),
+            findings: Vec::new(),
+            total_findings: 0,
+            errors: 0,
+            records: 0,
+            sealed_bytes: 0,
+        }
+    }
+
+    /// Sets the reordering window (events per chain; at least 1).
+    pub fn with_window(mut self, window: usize) -> Verifier {
+        self.window = window.max(1);
+        self
+    }
+
+    /// Sets how many findings are kept (all are counted).
+    pub fn with_max_findings(mut self, max: usize) -> Verifier {
+        self.max_findings = max;
+        self
+    }
+
+    /// Trusts a checkpoint: its chain must still contain the checkpoint's
+    /// head or a continuation of it. Verification may start right after it
+    /// (incremental audit): the events before need not be in the input.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotAuthentic`] or [`crate::Error::UnknownSecret`]
+    /// if the checkpoint's own seal does not verify.
+    pub fn trust_checkpoint(&mut self, checkpoint: Checkpoint) -> crate::Result<()> {
+        checkpoint.verify(&self.secrets)?;
+        self.checkpoints
+            .insert(checkpoint.chain.clone(), checkpoint);
+        Ok(())
+    }
+
+    fn record(&mut self, chain: Option<ChainId>, seq: Option<u64>, kind: FindingKind) {
+        self.total_findings += 1;
+        if !kind.is_warning() {
+            self.errors += 1;
+        }
+        if let Some(state) = chain.as_ref().and_then(|c| self.chains.get_mut(c)) {
+            if kind.is_warning() {
+                state.summary.warnings += 1;
+            } else {
+                state.summary.errors += 1;
+                state.unbroken = false;
+            }
+        }
+        if self.findings.len() < self.max_findings {
+            self.findings.push(Finding { chain, seq, kind });
+        }
+    }
+
+    /// Reports a record that is not a valid event (missing fields, wrong
+    /// types, unknown version). Give its chain and sequence number when the
+    /// record has them: it then takes its place in the chain, so that it is
+    /// not also reported as a gap.
+    pub fn push_malformed(&mut self, chain: Option<ChainId>, seq: Option<u64>, why: String) {
+        self.records += 1;
+        match (chain, seq) {
+            (Some(chain), Some(seq)) => {
+                let link = Link {
+                    auth: Auth::Malformed(why),
+                    prev: Seal::GENESIS,
+                    seal: Seal::GENESIS,
+                    timestamp_ms: i64::MIN,
+                    anchored: false,
+                };
+                self.place(chain, seq, link);
+            }
+            (chain, seq) => self.record(chain, seq, FindingKind::Malformed(why)),
+        }
+    }
+
+    /// Verifies one event and places it in its chain.
+    pub fn push(&mut self, event: &SealedEvent) {
+        self.records += 1;
+        self.sealed_bytes += event.sealed_len();
+        let auth = if event.version != FORMAT_VERSION {
+            Auth::Malformed(format!("unknown format version {}", event.version))
+        } else {
+            match self.secrets.get(event.secret_id) {
+                None => Auth::UnknownSecret,
+                Some(secret) if event.compute_seal(secret) == event.seal => Auth::Authentic,
+                Some(_) => Auth::BadSeal,
+            }
+        };
+        let anchored = match &event.anchor {
+            None => false,
+            Some(anchor) => {
+                let valid = anchor.is_valid_for(event, &self.secrets);
+                if !valid {
+                    self.ensure_chain(&event.chain);
+                    self.record(
+                        Some(event.chain.clone()),
+                        Some(event.seq),
+                        FindingKind::Malformed("the retention anchor is not authentic".into()),
+                    );
+                }
+                valid && auth == Auth::Authentic
+            }
+        };
+        let link = Link {
+            auth,
+            prev: event.prev,
+            seal: event.seal,
+            timestamp_ms: event.timestamp_ms,
+            anchored,
+        };
+        self.place(event.chain.clone(), event.seq, link);
+    }
+
+    fn ensure_chain(&mut self, chain: &ChainId) {
+        self.state(chain);
+    }
+
+    fn state(&mut self, chain: &ChainId) -> &mut ChainState {
+        let checkpoints = &self.checkpoints;
+        self.chains
+            .entry(chain.clone())
+            .or_insert_with(|| ChainState::new(chain.clone(), checkpoints.get(chain).cloned()))
+    }
+
+    fn place(&mut self, chain: ChainId, seq: u64, link: Link) {
+        let window = self.window;
+        let state = self.state(&chain);
+        state.summary.events += 1;
+        if state.start != Start::NotStarted && seq < state.next {
+            self.late(chain, seq, link);
+            return;
+        }
+        state.pending.entry(seq).or_default().push(link);
+        state.pending_len += 1;
+        self.drain(&chain, window, false);
+    }
+
+    /// An event for a position already passed: a duplicate, a fork or a
+    /// forgery of a recent event, or too late to place.
+    fn late(&mut self, chain: ChainId, seq: u64, link: Link) {
+        let state = self.state(&chain);
+        let below_start = state.summary.first_seq.is_some_and(|first| seq < first);
+        let known = state
+            .recent
+            .iter()
+            .find(|(s, _, _)| *s == seq)
+            .map(|(_, seal, authentic)| (*seal, *authentic));
+        let kind = match (&link.auth, known) {
+            _ if below_start && state.start == Start::Trusted => {
+                // Left over below a retention anchor or checkpoint: purged
+                // territory, not part of the verified chain.
+                return;
+            }
+            (Auth::Malformed(why), _) => FindingKind::Malformed(why.clone()),
+            (Auth::UnknownSecret, _) => FindingKind::UnknownSecret,
+            (_, None) => FindingKind::OutOfWindow,
+            (Auth::Authentic, Some((seal, true))) if seal == link.seal => FindingKind::Duplicate,
+            (Auth::Authentic, Some((_, true))) => FindingKind::Fork,
+            (Auth::Authentic, Some((_, false))) => FindingKind::Duplicate,
+            (Auth::BadSeal, Some((_, true))) => FindingKind::Inserted,
+            (Auth::BadSeal, Some((_, false))) => FindingKind::Modified,
+        };
+        self.record(Some(chain), Some(seq), kind);
+    }
+
+    /// Processes what can be processed; `all` at the end of the input.
+    fn drain(&mut self, chain: &ChainId, window: usize, all: bool) {
+        loop {
+            let state = self.state(chain);
+            let Some((&lowest, _)) = state.pending.first_key_value() else {
+                return;
+            };
+            if state.start == Start::NotStarted {
+                let group = &state.pending[&lowest];
+                let trusted = is_trusted_start(state.checkpoint.as_ref(), lowest, group);
+                if !(trusted || all || state.pending_len > window) {
+                    return; // an earlier event may still come
+                }
+                self.start(chain, lowest, trusted);
+                continue;
+            }
+            if lowest == state.next {
+                let Some(group) = state.pending.remove(&lowest) else {
+                    return;
+                };
+                state.pending_len -= group.len();
+                self.process(chain, lowest, group);
+            } else if all || state.pending_len > window {
+                // Events next..lowest-1 did not come within the window.
+                let from = state.next;
+                state.next = lowest;
+                state.prev = None;
+                self.record(
+                    Some(chain.clone()),
+                    Some(from),
+                    FindingKind::Gap { to: lowest - 1 },
+                );
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn start(&mut self, chain: &ChainId, seq: u64, trusted: bool) {
+        let state = self.state(chain);
+        state.next = seq;
+        if trusted {
+            state.start = Start::Trusted;
+            // A genesis or checkpoint start links to a known seal; an
+            // anchored one to the anchor's (checked when the anchor was).
+            state.prev = state.pending.get(&seq).and_then(|group| {
+                group
+                    .iter()
+                    .find(|l| l.auth == Auth::Authentic)
+                    .map(|l| l.prev)
+            });
+        } else {
+            let from = match &state.checkpoint {
+                Some(cp) if cp.seq < seq => cp.seq + 1,
+                _ => GENESIS_SEQ,
+            };
+            state.prev = None;
+            state.start = if from < seq {
+                Start::Unanchored { from, to: seq - 1 }
+            } else {
+                Start::Trusted
+            };
+        }
+    }
+
+    fn process(&mut self, chain: &ChainId, seq: u64, group: Vec<Link>) {
+        let mut findings: Vec<FindingKind> = Vec::new();
+        let window = self.window;
+        let state = self.state(chain);
+        // Choose the event that stands at this position: an authentic one
+        // linking to the known predecessor, else any authentic one, else
+        // the first.
+        let primary_index = group
+            .iter()
+            .position(|l| l.auth == Auth::Authentic && Some(l.prev) == state.prev)
+            .or_else(|| group.iter().position(|l| l.auth == Auth::Authentic))
+            .unwrap_or(0);
+        let primary = &group[primary_index];
+        let primary_authentic = primary.auth == Auth::Authentic;
+        match &primary.auth {
+            Auth::Authentic => {
+                if let Some(prev) = state.prev {
+                    if prev != primary.prev {
+                        findings.push(FindingKind::Fork);
+                    }
+                }
+            }
+            Auth::BadSeal => findings.push(FindingKind::Modified),
+            Auth::UnknownSecret => findings.push(FindingKind::UnknownSecret),
+            Auth::Malformed(why) => findings.push(FindingKind::Malformed(why.clone())),
+        }
+        for (i, other) in group.iter().enumerate() {
+            if i == primary_index {
+                continue;
+            }
+            findings.push(match &other.auth {
+                Auth::Authentic if other.seal == primary.seal => FindingKind::Duplicate,
+                Auth::Authentic => FindingKind::Fork,
+                Auth::Malformed(why) => FindingKind::Malformed(why.clone()),
+                Auth::UnknownSecret => FindingKind::UnknownSecret,
+                Auth::BadSeal if primary_authentic => FindingKind::Inserted,
+                Auth::BadSeal => FindingKind::Modified,
+            });
+        }
+        if primary_authentic {
+            if let Some(last) = state.last_ts {
+                if primary.timestamp_ms < last {
+                    findings.push(FindingKind::TimestampBackwards);
+                }
+            }
+            state.last_ts = Some(primary.timestamp_ms);
+        }
+        if let Some(cp) = &state.checkpoint {
+            if cp.seq == seq {
+                state.checkpoint_reached = true;
+                if !(primary_authentic && primary.seal == cp.seal) {
+                    findings.push(FindingKind::CheckpointMismatch);
+                }
+            } else if cp.seq + 1 == seq && primary_authentic && primary.prev == cp.seal {
+                state.checkpoint_reached = true;
+            }
+        }
+        // A valid anchor proves that what is missing before the start was
+        // purged, provided the chain is unbroken from its start to here.
+        if primary.anchored && state.unbroken && findings.iter().all(FindingKind::is_warning) {
+            if let Start::Unanchored { .. } = state.start {
+                state.start = Start::Trusted;
+            }
+        }
+        state.prev = primary_authentic.then_some(primary.seal);
+        state.next = seq + 1;
+        if state.recent.len() >= window {
+            state.recent.pop_front();
+        }
+        state
+            .recent
+            .push_back((seq, primary.seal, primary_authentic));
+        let summary = &mut state.summary;
+        summary.first_seq.get_or_insert(seq);
+        summary.first_ts.get_or_insert(primary.timestamp_ms);
+        summary.last_seq = Some(seq);
+        summary.last_ts = Some(primary.timestamp_ms);
+        summary.head_seal = Some(primary.seal);
+        for kind in findings {
+            self.record(Some(chain.clone()), Some(seq), kind);
+        }
+    }
+
+    /// Ends the input: places what is still pending, checks checkpoints,
+    /// and returns the report.
+    pub fn finish(mut self) -> VerifyReport {
+        let mut chains: Vec<ChainId> = self.chains.keys().cloned().collect();
+        chains.sort();
+        for chain in &chains {
+            self.drain(chain, self.window, true);
+            let state = self.state(chain);
+            let start = state.start;
+            let tail = state.summary.last_seq;
+            let checkpoint = state
+                .checkpoint
+                .as_ref()
+                .filter(|_| !state.checkpoint_reached)
+                .map(|cp| cp.seq);
+            if let Start::Unanchored { from, to } = start {
+                self.record(Some(chain.clone()), Some(from), FindingKind::Gap { to });
+            }
+            if let Some(cp_seq) = checkpoint {
+                let at = tail.map_or(cp_seq, |last| (last + 1).min(cp_seq));
+                self.record(Some(chain.clone()), Some(at), FindingKind::Truncated);
+            }
+        }
+        // Checkpoints of chains absent from the input.
+        let mut missing: Vec<Checkpoint> = self
+            .checkpoints
+            .values()
+            .filter(|cp| !self.chains.contains_key(&cp.chain))
+            .cloned()
+            .collect();
+        missing.sort_by(|a, b| a.chain.cmp(&b.chain));
+        for cp in missing {
+            self.record(Some(cp.chain.clone()), Some(cp.seq), FindingKind::Truncated);
+        }
+        self.findings
+            .sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        let mut summaries: Vec<ChainSummary> =
+            self.chains.into_values().map(|s| s.summary).collect();
+        summaries.sort_by(|a, b| a.chain.cmp(&b.chain));
+        VerifyReport {
+            chains: summaries,
+            findings: self.findings,
+            total_findings: self.total_findings,
+            errors: self.errors,
+            records: self.records,
+            sealed_bytes: self.sealed_bytes,
+        }
+    }
+}
+
+/// Whether a chain may start at `seq` with these events: genesis, a valid
+/// retention anchor, or right after a trusted checkpoint.
+fn is_trusted_start(checkpoint: Option<&Checkpoint>, seq: u64, group: &[Link]) -> bool {
+    group.iter().any(|l| {
+        l.auth == Auth::Authentic
+            && ((seq == GENESIS_SEQ && l.prev == Seal::GENESIS)
+                || l.anchored
+                || checkpoint.is_some_and(|cp| cp.seq + 1 == seq && cp.seal == l.prev))
+    })
+}
