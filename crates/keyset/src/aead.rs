@@ -46,19 +46,23 @@ impl Cipher {
     /// the wrong length.
     pub(crate) fn new(algorithm: Algorithm, key: &[u8]) -> Option<Cipher> {
         Some(match algorithm {
-            Algorithm::Aes128GcmSiv => Cipher::GcmSiv128(Box::new(
-                Aes128GcmSiv::new_from_slice(key).ok()?,
-            )),
-            Algorithm::Aes256GcmSiv => Cipher::GcmSiv256(Box::new(
-                Aes256GcmSiv::new_from_slice(key).ok()?,
-            )),
+            Algorithm::Aes128GcmSiv => {
+                Cipher::GcmSiv128(Box::new(Aes128GcmSiv::new_from_slice(key).ok()?))
+            }
+            Algorithm::Aes256GcmSiv => {
+                Cipher::GcmSiv256(Box::new(Aes256GcmSiv::new_from_slice(key).ok()?))
+            }
             Algorithm::Aes128Gcm => Cipher::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
             Algorithm::Aes256Gcm => Cipher::Gcm256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
         })
     }
 
     /// Builds the cipher of a serialized `AesGcmKey` / `AesGcmSivKey`.
-    pub(crate) fn from_key_proto(algorithm: Algorithm, key_id: u32, value: &[u8]) -> Result<Cipher> {
+    pub(crate) fn from_key_proto(
+        algorithm: Algorithm,
+        key_id: u32,
+        value: &[u8],
+    ) -> Result<Cipher> {
         let invalid = |detail: String| Error::InvalidKey {
             key_id,
             type_url: algorithm.type_url().to_owned(),
@@ -66,7 +70,10 @@ impl Cipher {
         };
         let mut key = proto::AesKey::decode(value).map_err(|e| invalid(e.to_string()))?;
         let result = if key.version != 0 {
-            Err(invalid(format!("version {} is not supported, expected 0", key.version)))
+            Err(invalid(format!(
+                "version {} is not supported, expected 0",
+                key.version
+            )))
         } else if key.key_value.len() != algorithm.key_len() {
             Err(invalid(format!(
                 "key is {} bytes, {} expected",
@@ -168,7 +175,10 @@ impl std::fmt::Debug for Aead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Aead")
             .field("primary", &self.entries.get(self.primary).map(|e| e.id))
-            .field("keys", &self.entries.iter().map(|e| e.id).collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self.entries.iter().map(|e| e.id).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -251,7 +261,11 @@ impl Aead {
             });
         }
         if let Some((prefix, rest)) = ciphertext.split_first_chunk::<PREFIX_LEN>() {
-            for entry in self.entries.iter().filter(|e| !e.raw && &e.prefix == prefix) {
+            for entry in self
+                .entries
+                .iter()
+                .filter(|e| !e.raw && &e.prefix == prefix)
+            {
                 if let Ok(plaintext) = entry.cipher.open(rest, aad) {
                     return Ok(plaintext);
                 }

@@ -66,9 +66,13 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8])> {
         len: bytes.len(),
         min,
     };
-    let (len, rest) = bytes.split_first_chunk::<LEN_FIELD>().ok_or_else(too_short)?;
+    let (len, rest) = bytes
+        .split_first_chunk::<LEN_FIELD>()
+        .ok_or_else(too_short)?;
     let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| too_short())?;
-    if len < MIN_CIPHERTEXT_LEN || rest.len() < len + MIN_CIPHERTEXT_LEN {
+    // `rest.len() - MIN_CIPHERTEXT_LEN < len`, written so that a length
+    // field near u32::MAX cannot overflow where usize is 32 bits.
+    if len < MIN_CIPHERTEXT_LEN || rest.len().saturating_sub(MIN_CIPHERTEXT_LEN) < len {
         return Err(too_short());
     }
     Ok(rest.split_at(len))

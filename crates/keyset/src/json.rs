@@ -118,14 +118,17 @@ impl EnumDef {
                 .iter()
                 .position(|n| n == name)
                 .and_then(|i| i32::try_from(i).ok())
-                .ok_or_else(|| unknown(name.clone())),
+                .ok_or_else(|| unknown(quote_name(name))),
             // protobuf's JSON mapping also accepts the number; keep values
             // this crate does not know so that they survive a write.
             Some(Value::Number(n)) => n
                 .as_i64()
                 .and_then(|n| i32::try_from(n).ok())
                 .ok_or_else(|| unknown(n.to_string())),
-            Some(other) => Err(unknown(other.to_string())),
+            // Never echo a JSON array or object: it may hold anything.
+            Some(Value::Array(_)) => Err(unknown("a JSON array".to_owned())),
+            Some(Value::Object(_)) => Err(unknown("a JSON object".to_owned())),
+            Some(Value::Bool(b)) => Err(unknown(b.to_string())),
         }
     }
 
@@ -148,49 +151,105 @@ fn read_key_id(id: Option<i64>) -> Result<u32> {
 }
 
 fn decode_b64(field: &'static str, text: &str) -> Result<Vec<u8>> {
+    // Decoded into a zeroizing buffer, sized once before decoding: a value
+    // that fails half-way leaves no key bytes behind.
+    let mut out = zeroize::Zeroizing::new(Vec::new());
     STANDARD
-        .decode(text)
-        .map_err(|_| Error::Base64 { field })
+        .decode_vec(text, &mut out)
+        .map_err(|_| Error::Base64 { field })?;
+    Ok(std::mem::take(&mut *out))
+}
+
+/// An unknown enum name, quoted back only if it looks like one (a typo
+/// such as `ENABLD`): a long or non-identifier string may be misplaced key
+/// material and is described by its length only.
+fn quote_name(name: &str) -> String {
+    if name.len() <= 20 && name.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') {
+        name.to_owned()
+    } else {
+        format!("a string of {} characters", name.chars().count())
+    }
 }
 
 fn json_error(e: serde_json::Error) -> Error {
-    // serde_json's message quotes at most a type or field name, and the
-    // position; it does not echo string values.
-    Error::Json(e.to_string())
+    use serde_json::error::Category;
+    match e.classify() {
+        // Syntax and end-of-input messages say what was expected and where;
+        // they never quote the input.
+        Category::Syntax | Category::Eof | Category::Io => Error::Json(e.to_string()),
+        // Data messages quote the offending value (`invalid type: string
+        // "..."`), which may be key material (a double-encoded `keyData`):
+        // keep only the messages that name a field of the format, else the
+        // position.
+        Category::Data => {
+            let message = e.to_string();
+            if message.starts_with("missing field") || message.starts_with("duplicate field") {
+                Error::Json(message)
+            } else {
+                Error::Json(format!(
+                    "a value has the wrong type or is out of range at line {} column {} \
+                     (value not shown: it may be secret)",
+                    e.line(),
+                    e.column()
+                ))
+            }
+        }
+    }
 }
 
 /// Parses a cleartext JSON keyset into its protobuf form (no validation).
 pub(crate) fn keyset_from_json(text: &str) -> Result<proto::Keyset> {
     let mut parsed: JsonKeyset = serde_json::from_str(text).map_err(json_error)?;
-    let result = (|| {
-        let mut keyset = proto::Keyset {
-            primary_key_id: read_key_id(parsed.primary_key_id)?,
-            key: Vec::with_capacity(parsed.key.len()),
-        };
-        for key in &parsed.key {
-            let key_data = match &key.key_data {
-                None => None,
-                Some(data) => Some(proto::KeyData {
-                    type_url: data.type_url.clone(),
-                    value: decode_b64("keyData.value", &data.value)?,
-                    key_material_type: MATERIAL.read(data.key_material_type.as_ref())?,
-                }),
-            };
-            keyset.key.push(proto::Key {
-                key_data,
-                status: STATUS.read(key.status.as_ref())?,
-                key_id: read_key_id(key.key_id)?,
-                output_prefix_type: PREFIX.read(key.output_prefix_type.as_ref())?,
-            });
-        }
-        Ok(keyset)
-    })();
+    let mut keyset = proto::Keyset::default();
+    let result = fill_keyset(&parsed, &mut keyset);
     for key in &mut parsed.key {
         if let Some(data) = &mut key.key_data {
             data.value.zeroize();
         }
     }
-    result
+    match result {
+        Ok(()) => Ok(keyset),
+        Err(e) => {
+            // Keys decoded before the error must not linger in freed memory.
+            for key in &mut keyset.key {
+                if let Some(data) = &mut key.key_data {
+                    data.value.zeroize();
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Converts `parsed` into `keyset`. Every check of a key runs before its
+/// material is decoded, and decoded material goes straight into `keyset`,
+/// so that the caller can zeroize all of it on error.
+fn fill_keyset(parsed: &JsonKeyset, keyset: &mut proto::Keyset) -> Result<()> {
+    keyset.primary_key_id = read_key_id(parsed.primary_key_id)?;
+    keyset.key.reserve_exact(parsed.key.len());
+    for key in &parsed.key {
+        let status = STATUS.read(key.status.as_ref())?;
+        let key_id = read_key_id(key.key_id)?;
+        let output_prefix_type = PREFIX.read(key.output_prefix_type.as_ref())?;
+        let key_data = match &key.key_data {
+            None => None,
+            Some(data) => {
+                let key_material_type = MATERIAL.read(data.key_material_type.as_ref())?;
+                Some(proto::KeyData {
+                    type_url: data.type_url.clone(),
+                    value: decode_b64("keyData.value", &data.value)?,
+                    key_material_type,
+                })
+            }
+        };
+        keyset.key.push(proto::Key {
+            key_data,
+            status,
+            key_id,
+            output_prefix_type,
+        });
+    }
+    Ok(())
 }
 
 /// Writes a keyset's protobuf form as Tink's JSON (2-space indentation, as

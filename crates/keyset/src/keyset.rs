@@ -115,6 +115,7 @@ impl fmt::Display for Algorithm {
 
 /// How a key marks its ciphertexts (Tink's `OutputPrefixType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutputPrefix {
     /// `0x01 || key id`: Tink's default.
     Tink,
@@ -178,6 +179,7 @@ impl fmt::Display for OutputPrefix {
 
 /// A key's status. Only ENABLED keys encrypt or decrypt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KeyStatus {
     /// In use.
     Enabled,
@@ -332,8 +334,8 @@ impl Keyset {
     /// `KEYSET` holds) or binary protobuf.
     pub fn parse(bytes: &[u8]) -> Result<Keyset> {
         if json::looks_like_json(bytes) {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| Error::Json("not UTF-8 text".to_owned()))?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Error::Json("not UTF-8 text".to_owned()))?;
             Keyset::from_json(text)
         } else {
             Keyset::from_binary(bytes)
@@ -358,8 +360,8 @@ impl Keyset {
     /// `encryptedKeyset` the `master` AEAD decrypts with `aad`.
     pub fn parse_encrypted(bytes: &[u8], master: &Aead, aad: &[u8]) -> Result<Keyset> {
         let encrypted = if json::looks_like_json(bytes) {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| Error::Json("not UTF-8 text".to_owned()))?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| Error::Json("not UTF-8 text".to_owned()))?;
             json::encrypted_from_json(text)?
         } else {
             proto::EncryptedKeyset::decode(bytes).map_err(|e| Error::Protobuf {
@@ -448,10 +450,7 @@ impl Keyset {
             .iter()
             .filter_map(|k| {
                 let (type_url, algorithm) = match &k.key_data {
-                    Some(d) => (
-                        d.type_url.clone(),
-                        algorithm_of(d),
-                    ),
+                    Some(d) => (d.type_url.clone(), algorithm_of(d)),
                     None => (String::new(), None),
                 };
                 Some(KeyInfo {

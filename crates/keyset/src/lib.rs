@@ -6,7 +6,7 @@ mod envelope;
 mod error;
 mod json;
 mod keyset;
-pub mod proto;
+mod proto;
 
 pub use crate::aead::{Aead, MIN_CIPHERTEXT_LEN, NONCE_LEN, PREFIX_LEN, TAG_LEN};
 pub use crate::envelope::{Envelope, EnvelopeCiphertext};

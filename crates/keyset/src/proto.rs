@@ -5,8 +5,6 @@
 
 /// `google.crypto.tink.KeyStatusType`.
 pub mod key_status {
-    /// UNKNOWN_STATUS
-    pub const UNKNOWN: i32 = 0;
     /// ENABLED
     pub const ENABLED: i32 = 1;
     /// DISABLED
@@ -17,8 +15,6 @@ pub mod key_status {
 
 /// `google.crypto.tink.OutputPrefixType`.
 pub mod output_prefix {
-    /// UNKNOWN_PREFIX
-    pub const UNKNOWN: i32 = 0;
     /// TINK
     pub const TINK: i32 = 1;
     /// LEGACY
@@ -31,16 +27,8 @@ pub mod output_prefix {
 
 /// `google.crypto.tink.KeyData.KeyMaterialType`.
 pub mod key_material {
-    /// UNKNOWN_KEYMATERIAL
-    pub const UNKNOWN: i32 = 0;
     /// SYMMETRIC
     pub const SYMMETRIC: i32 = 1;
-    /// ASYMMETRIC_PRIVATE
-    pub const ASYMMETRIC_PRIVATE: i32 = 2;
-    /// ASYMMETRIC_PUBLIC
-    pub const ASYMMETRIC_PUBLIC: i32 = 3;
-    /// REMOTE
-    pub const REMOTE: i32 = 4;
 }
 
 /// `google.crypto.tink.KeyData`.
@@ -134,27 +122,4 @@ pub struct AesKey {
     /// The raw AES key (secret).
     #[prost(bytes = "vec", tag = "3")]
     pub key_value: Vec<u8>,
-}
-
-/// `google.crypto.tink.AesGcmSivKeyFormat` (`key_size` 2, `version` 1) and
-/// `AesGcmKeyFormat` (`key_size` 2, `version` 3): only `key_size` matters.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct AesKeyFormat {
-    /// Key size in bytes.
-    #[prost(uint32, tag = "2")]
-    pub key_size: u32,
-}
-
-/// `google.crypto.tink.KeyTemplate`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct KeyTemplate {
-    /// Type URL.
-    #[prost(string, tag = "1")]
-    pub type_url: String,
-    /// Serialized key format.
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
-    /// `OutputPrefixType`.
-    #[prost(int32, tag = "3")]
-    pub output_prefix_type: i32,
 }

@@ -1,0 +1,63 @@
+//! MongoDB repository of the Stream event store: a thin adapter of the pure
+//! crates `stream-keyset` and `stream-chain` to the official `mongodb`
+//! driver.
+//!
+//! - [`EventLog`]: appends safe across processes without a coordinator (the
+//!   unique `(chain, seq)` index decides; the loser reloads the head,
+//!   re-seals and retries), group commit inside a process, reading, search,
+//!   verification through a cursor, integrity reports, retention with
+//!   sealed anchors, and keyset rotation.
+//! - [`SealedDocuments`]: typed documents whose secret values use Stream's
+//!   `{clear, secure}` shape.
+//!
+//! No multi-document transaction, TTL index or atomic findAndModify is
+//! needed: it runs on a standalone server, a replica set, or FerretDB.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use stream_chain::{ChainId, Chainer, EventDraft, SealSecret, SealSecrets, Status};
+//! use stream_mongo::{connect, EventLog, LogConfig};
+//!
+//! let (_client, db) = connect("mongodb://127.0.0.1:27017/stream").await?;
+//! let secrets = SealSecrets::new(SealSecret::from_env_value("0123456789abcdef0123456789abcdef")?);
+//! let log = EventLog::new(&db, Chainer::new(secrets, None), LogConfig::default());
+//! log.ensure_indexes().await?;
+//! let event = log
+//!     .append(&ChainId::new("ca")?, EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, 0))
+//!     .await?;
+//! assert!(event.seq >= 1);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod codec;
+mod documents;
+mod error;
+mod log;
+mod reports;
+
+pub use crate::documents::{SealedDocuments, Secure};
+pub use crate::error::{Error, Result};
+pub use crate::log::{
+    EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery,
+};
+pub use crate::reports::{report_from_document, report_to_document};
+pub use mongodb;
+
+/// The default database name (Stream's).
+pub const DEFAULT_DATABASE: &str = "stream";
+
+/// Connects to `uri` and returns the client and the database the URI names
+/// (`stream` if it names none).
+pub async fn connect(uri: &str) -> Result<(mongodb::Client, mongodb::Database)> {
+    let options = mongodb::options::ClientOptions::parse(uri)
+        .await
+        .map_err(|e| Error::InvalidUri(e.to_string()))?;
+    let name = options
+        .default_database
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
+    let client = mongodb::Client::with_options(options)?;
+    let database = client.database(&name);
+    Ok((client, database))
+}

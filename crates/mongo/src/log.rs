@@ -1,0 +1,814 @@
+//! The event log on MongoDB: appends safe across processes, reading,
+//! search, verification, reports, retention and keyset rotation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::options::{IndexOptions, WriteConcern};
+use mongodb::{Collection, Database, IndexModel};
+use rand::Rng as _;
+use stream_chain::{
+    Anchor, ChainId, Chainer, Checkpoint, EventDraft, Head, IntegrityReport, ReportStatus,
+    SealedEvent, Status, Verifier, VerifyReport,
+};
+use tokio::sync::oneshot;
+
+use crate::codec::{
+    anchor_to_document, event_from_document, event_to_document, seq_to_bson, Malformed,
+};
+use crate::error::{duplicate_key_index, Error, Result};
+use crate::reports::{report_from_document, report_to_document};
+
+/// Where and how the log is stored.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Events collection (Stream's: `events`).
+    pub events: String,
+    /// Integrity reports collection (`integrityReports`).
+    pub reports: String,
+    /// Write concern of appends; `None` keeps the client's (majority is
+    /// the right choice on a replica set).
+    pub write_concern: Option<WriteConcern>,
+    /// How many times an append is retried against concurrent writers
+    /// before [`Error::Contention`].
+    pub max_attempts: u32,
+    /// Most events written by one `insert_many`.
+    pub max_batch: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            events: "events".into(),
+            reports: "integrityReports".into(),
+            write_concern: Some(WriteConcern::majority()),
+            max_attempts: 64,
+            max_batch: 1000,
+        }
+    }
+}
+
+/// One caller's drafts waiting for the group commit.
+struct Job {
+    drafts: Vec<EventDraft>,
+    done: Vec<SealedEvent>,
+    reply: oneshot::Sender<Result<Vec<SealedEvent>>>,
+}
+
+impl Job {
+    fn finish(self, result: Result<()>) {
+        // The caller may have gone away (cancelled); nothing to do then.
+        let _ = self.reply.send(result.map(|()| self.done));
+    }
+}
+
+/// Per-chain group commit: callers queue their drafts; whoever holds the
+/// commit lock writes everything queued in one ordered insert.
+#[derive(Default)]
+struct Writer {
+    queue: Mutex<Vec<Job>>,
+    head: tokio::sync::Mutex<Option<Head>>,
+}
+
+/// Search filters: the fields Stream's event search filters on.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    /// Only this chain.
+    pub chain: Option<String>,
+    /// Event code.
+    pub code: Option<String>,
+    /// Module.
+    pub module: Option<String>,
+    /// Node.
+    pub node: Option<String>,
+    /// Status.
+    pub status: Option<Status>,
+    /// From this time (inclusive, UTC ms).
+    pub from_ms: Option<i64>,
+    /// Until this time (exclusive, UTC ms).
+    pub to_ms: Option<i64>,
+    /// A public detail equal to this value.
+    pub detail: Option<(String, String)>,
+    /// Newest first (default) or oldest first.
+    pub oldest_first: bool,
+    /// Skip this many.
+    pub skip: u64,
+    /// At most this many (0: 100).
+    pub limit: i64,
+}
+
+/// One page of search results.
+#[derive(Debug)]
+pub struct SearchPage {
+    /// The events of this page.
+    pub events: Vec<SealedEvent>,
+    /// How many match in all.
+    pub total: u64,
+}
+
+/// What a purge did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PurgeOutcome {
+    /// Events deleted.
+    pub deleted: u64,
+    /// The first sequence number kept (it carries the anchor).
+    pub first_kept: Option<u64>,
+}
+
+/// Progress of a keyset rotation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotationProgress {
+    /// Records examined.
+    pub examined: u64,
+    /// Records whose data keys were re-wrapped.
+    pub rewrapped: u64,
+}
+
+/// The event log of one database.
+pub struct EventLog {
+    events: Collection<Document>,
+    reports: Collection<Document>,
+    chainer: RwLock<Chainer>,
+    writers: Mutex<HashMap<ChainId, Arc<Writer>>>,
+    config: LogConfig,
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLog")
+            .field("events", &self.events.namespace())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave their data
+    // inconsistent (plain pushes and takes), so a poisoned lock is usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EventLog {
+    /// The log in `database`, sealing with `chainer`.
+    pub fn new(database: &Database, chainer: Chainer, config: LogConfig) -> EventLog {
+        EventLog {
+            events: database.collection(&config.events),
+            reports: database.collection(&config.reports),
+            chainer: RwLock::new(chainer),
+            writers: Mutex::new(HashMap::new()),
+            config,
+        }
+    }
+
+    /// The chainer in use (cheap clone).
+    pub fn chainer(&self) -> Chainer {
+        self.chainer
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the chainer (new keyset primary or seal secret); appends
+    /// after this call use it.
+    pub fn set_chainer(&self, chainer: Chainer) {
+        *self
+            .chainer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = chainer;
+    }
+
+    /// The events collection.
+    pub fn collection(&self) -> &Collection<Document> {
+        &self.events
+    }
+
+    /// Creates the indexes appends, reads and search need. Idempotent.
+    pub async fn ensure_indexes(&self) -> Result<()> {
+        let unique = IndexOptions::builder()
+            .unique(true)
+            .name("chain_seq".to_owned())
+            .build();
+        let mut models = vec![IndexModel::builder()
+            .keys(doc! {"chain": 1, "seq": 1})
+            .options(unique)
+            .build()];
+        for (name, keys) in [
+            ("timestamp", doc! {"timestamp": -1}),
+            ("code_timestamp", doc! {"code": 1, "timestamp": -1}),
+            ("module_timestamp", doc! {"module": 1, "timestamp": -1}),
+            ("node_timestamp", doc! {"node": 1, "timestamp": -1}),
+            ("status_timestamp", doc! {"status": 1, "timestamp": -1}),
+            ("details", doc! {"details.k": 1, "details.v": 1}),
+            ("chain_removeAt", doc! {"chain": 1, "removeAt": 1}),
+        ] {
+            models.push(
+                IndexModel::builder()
+                    .keys(keys)
+                    .options(IndexOptions::builder().name(name.to_owned()).build())
+                    .build(),
+            );
+        }
+        self.events.create_indexes(models).await?;
+        self.reports
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"chain": 1, "toSeq": -1})
+                    .options(
+                        IndexOptions::builder()
+                            .name("chain_toSeq".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn writer(&self, chain: &ChainId) -> Arc<Writer> {
+        lock(&self.writers)
+            .entry(chain.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Appends one event; returns it sealed once the write is acknowledged.
+    pub async fn append(&self, chain: &ChainId, draft: EventDraft) -> Result<SealedEvent> {
+        let mut events = self.append_batch(chain, vec![draft]).await?;
+        events.pop().ok_or_else(|| Error::Malformed {
+            chain: Some(chain.to_string()),
+            seq: None,
+            reason: "the append returned no event".into(),
+        })
+    }
+
+    /// Appends drafts in order, contiguous in the chain; returns them sealed
+    /// once the write is acknowledged. Concurrent callers in this process
+    /// are committed together; other processes are raced through the
+    /// unique (chain, seq) index.
+    pub async fn append_batch(
+        &self,
+        chain: &ChainId,
+        drafts: Vec<EventDraft>,
+    ) -> Result<Vec<SealedEvent>> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = Instant::now();
+        let count = drafts.len();
+        let writer = self.writer(chain);
+        let (reply, answer) = oneshot::channel();
+        lock(&writer.queue).push(Job {
+            drafts,
+            done: Vec::new(),
+            reply,
+        });
+        {
+            let mut head = writer.head.lock().await;
+            let jobs = std::mem::take(&mut *lock(&writer.queue));
+            if !jobs.is_empty() {
+                self.commit(chain, &mut head, jobs).await;
+            }
+        }
+        let result = answer.await.unwrap_or_else(|_| {
+            Err(Error::Malformed {
+                chain: Some(chain.to_string()),
+                seq: None,
+                reason: "the group commit ended without an answer".into(),
+            })
+        });
+        if let Ok(events) = &result {
+            tracing::debug!(
+                chain = %chain,
+                events = count,
+                first_seq = events.first().map(|e| e.seq),
+                micros = started.elapsed().as_micros() as u64,
+                "appended"
+            );
+        }
+        result
+    }
+
+    async fn commit(&self, chain: &ChainId, head: &mut Option<Head>, mut jobs: Vec<Job>) {
+        let mut attempts = 0u32;
+        while !jobs.is_empty() {
+            attempts += 1;
+            let start = match head.clone() {
+                Some(h) => h,
+                None => match self.load_head(chain).await {
+                    Ok(h) => h,
+                    Err(e) => return fail_all(jobs, &e),
+                },
+            };
+            let chainer = self.chainer();
+            let mut working = start;
+            let mut sealed: Vec<(usize, SealedEvent)> = Vec::new();
+            let mut kept = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                match chainer.seal_batch(&mut working, &job.drafts) {
+                    Ok(events) => {
+                        let index = kept.len();
+                        sealed.extend(events.into_iter().map(|e| (index, e)));
+                        kept.push(job);
+                    }
+                    Err(e) => job.finish(Err(e.into())),
+                }
+            }
+            jobs = kept;
+            if sealed.is_empty() {
+                return;
+            }
+            let docs: Vec<Document> = sealed.iter().map(|(_, e)| event_to_document(e)).collect();
+            let (inserted, error) = match self.insert(docs).await {
+                Ok(()) => (sealed.len(), None),
+                Err((n, e)) => (n, Some(e)),
+            };
+            let conflict = error
+                .as_ref()
+                .is_some_and(|e| duplicate_key_index(e).is_some());
+            let inserted = match (&error, conflict) {
+                (Some(_), false) => {
+                    // Unknown outcome (connection lost, server restarting):
+                    // ask the database which of ours were written.
+                    match self.count_written(chain, &sealed[inserted..]).await {
+                        Ok(more) => inserted + more,
+                        Err(e) => {
+                            *head = None;
+                            return fail_all(jobs, &e);
+                        }
+                    }
+                }
+                _ => inserted,
+            };
+            let last_written = inserted.checked_sub(1).map(|i| Head::after(&sealed[i].1));
+            // Hand the written events to their jobs; drop their drafts.
+            let mut written = vec![0usize; jobs.len()];
+            for (index, event) in sealed.into_iter().take(inserted) {
+                written[index] += 1;
+                jobs[index].done.push(event);
+            }
+            for (job, n) in jobs.iter_mut().zip(written) {
+                job.drafts.drain(..n);
+            }
+            let (finished, waiting): (Vec<Job>, Vec<Job>) =
+                jobs.into_iter().partition(|j| j.drafts.is_empty());
+            finished.into_iter().for_each(|j| j.finish(Ok(())));
+            jobs = waiting;
+            if jobs.is_empty() {
+                *head = last_written;
+                return;
+            }
+            // Someone else wrote at our position: reload and try again.
+            *head = None;
+            if attempts >= self.config.max_attempts {
+                let e = Error::Contention {
+                    chain: chain.to_string(),
+                    attempts,
+                };
+                return fail_all(jobs, &e);
+            }
+            let backoff = rand::rng().random_range(1..=(2u64 << attempts.min(7)));
+            tokio::time::sleep(Duration::from_millis(backoff)).await;
+        }
+    }
+
+    /// Inserts in order, in chunks; on error, how many were inserted.
+    async fn insert(
+        &self,
+        docs: Vec<Document>,
+    ) -> std::result::Result<(), (usize, mongodb::error::Error)> {
+        let mut written = 0;
+        for chunk in docs.chunks(self.config.max_batch.max(1)) {
+            let mut action = self.events.insert_many(chunk).ordered(true);
+            if let Some(wc) = &self.config.write_concern {
+                action = action.write_concern(wc.clone());
+            }
+            if let Err(e) = action.await {
+                return Err((written + duplicate_key_index(&e).unwrap_or(0), e));
+            }
+            written += chunk.len();
+        }
+        Ok(())
+    }
+
+    /// How many of `ours` (contiguous, in order) are stored with our seals.
+    async fn count_written(&self, chain: &ChainId, ours: &[(usize, SealedEvent)]) -> Result<usize> {
+        let (Some((_, first)), Some((_, last))) = (ours.first(), ours.last()) else {
+            return Ok(0);
+        };
+        let mut cursor = self
+            .events
+            .find(doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(first.seq), "$lte": seq_to_bson(last.seq)}})
+            .projection(doc! {"seq": 1, "seal": 1})
+            .sort(doc! {"seq": 1})
+            .await?;
+        let mut count = 0;
+        while let Some(d) = cursor.try_next().await? {
+            let Some((_, mine)) = ours.get(count) else {
+                break;
+            };
+            let seal = match d.get("seal") {
+                Some(Bson::Binary(b)) => b.bytes.as_slice() == mine.seal.0.as_slice(),
+                _ => false,
+            };
+            if !seal || d.get("seq").and_then(|s| s.as_i64()) != Some(mine.seq as i64) {
+                break;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The head of `chain` as stored (genesis if empty).
+    pub async fn load_head(&self, chain: &ChainId) -> Result<Head> {
+        Ok(match self.head(chain).await? {
+            Some(last) => Head::after(&last),
+            None => Head::genesis(chain.clone()),
+        })
+    }
+
+    /// The newest event of `chain`.
+    pub async fn head(&self, chain: &ChainId) -> Result<Option<SealedEvent>> {
+        let found = self
+            .events
+            .find_one(doc! {"chain": chain.as_str()})
+            .sort(doc! {"seq": -1})
+            .await?;
+        Ok(match found {
+            Some(d) => Some(event_from_document(&d)?),
+            None => None,
+        })
+    }
+
+    /// The event `seq` of `chain`.
+    pub async fn get(&self, chain: &ChainId, seq: u64) -> Result<Option<SealedEvent>> {
+        let found = self
+            .events
+            .find_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+            .await?;
+        Ok(match found {
+            Some(d) => Some(event_from_document(&d)?),
+            None => None,
+        })
+    }
+
+    /// Events `from..=to` of `chain`, in order.
+    pub async fn range(&self, chain: &ChainId, from: u64, to: u64) -> Result<Vec<SealedEvent>> {
+        let mut cursor = self
+            .events
+            .find(doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(from), "$lte": seq_to_bson(to)}})
+            .sort(doc! {"seq": 1})
+            .await?;
+        let mut out = Vec::new();
+        while let Some(d) = cursor.try_next().await? {
+            out.push(event_from_document(&d)?);
+        }
+        Ok(out)
+    }
+
+    /// Feeds every stored event (of `chain`, or all) into `verifier`, in
+    /// (chain, seq) order through a cursor: constant memory.
+    pub async fn verify_into(
+        &self,
+        chain: Option<&ChainId>,
+        range: Option<(u64, u64)>,
+        verifier: &mut Verifier,
+    ) -> Result<()> {
+        let mut filter = Document::new();
+        if let Some(chain) = chain {
+            filter.insert("chain", chain.as_str());
+        }
+        if let Some((from, to)) = range {
+            filter.insert(
+                "seq",
+                doc! {"$gte": seq_to_bson(from), "$lte": seq_to_bson(to)},
+            );
+        }
+        let mut cursor = self
+            .events
+            .find(filter)
+            .sort(doc! {"chain": 1, "seq": 1})
+            .await?;
+        while let Some(d) = cursor.try_next().await? {
+            match event_from_document(&d) {
+                Ok(event) => verifier.push(&event),
+                Err(Malformed { chain, seq, reason }) => {
+                    verifier.push_malformed(chain, seq, reason)
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies every stored chain (or one).
+    pub async fn verify(&self, chain: Option<&ChainId>) -> Result<VerifyReport> {
+        let started = Instant::now();
+        let mut verifier = Verifier::new(self.chainer().secrets().clone());
+        self.verify_into(chain, None, &mut verifier).await?;
+        let report = verifier.finish();
+        tracing::info!(
+            records = report.records,
+            findings = report.total_findings,
+            millis = started.elapsed().as_millis() as u64,
+            "verified"
+        );
+        Ok(report)
+    }
+
+    /// Searches events; sorted by time (newest first unless
+    /// `oldest_first`), paged, with the total count.
+    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
+        let mut filter = Document::new();
+        for (field, value) in [
+            ("chain", &query.chain),
+            ("code", &query.code),
+            ("module", &query.module),
+            ("node", &query.node),
+        ] {
+            if let Some(v) = value {
+                filter.insert(field, v.as_str());
+            }
+        }
+        if let Some(status) = query.status {
+            filter.insert("status", status.as_str());
+        }
+        let mut time = Document::new();
+        if let Some(from) = query.from_ms {
+            time.insert("$gte", DateTime::from_millis(from));
+        }
+        if let Some(to) = query.to_ms {
+            time.insert("$lt", DateTime::from_millis(to));
+        }
+        if !time.is_empty() {
+            filter.insert("timestamp", time);
+        }
+        if let Some((k, v)) = &query.detail {
+            filter.insert(
+                "details",
+                doc! {"$elemMatch": {"k": k.as_str(), "v": v.as_str()}},
+            );
+        }
+        let total = self.events.count_documents(filter.clone()).await?;
+        let order = if query.oldest_first { 1 } else { -1 };
+        let limit = if query.limit <= 0 { 100 } else { query.limit };
+        let mut cursor = self
+            .events
+            .find(filter)
+            .sort(doc! {"timestamp": order, "chain": 1, "seq": order})
+            .skip(query.skip)
+            .limit(limit)
+            .await?;
+        let mut events = Vec::new();
+        while let Some(d) = cursor.try_next().await? {
+            events.push(event_from_document(&d)?);
+        }
+        Ok(SearchPage { events, total })
+    }
+
+    /// Verifies `from..=to` of `chain`, stores the sealed report and
+    /// returns it. The link into `from` is taken from the stored event
+    /// `from - 1`, when there is one.
+    pub async fn report_range(
+        &self,
+        chain: &ChainId,
+        from: u64,
+        to: u64,
+        now_ms: i64,
+    ) -> Result<IntegrityReport> {
+        let chainer = self.chainer();
+        let secret = chainer.secrets().current();
+        let mut verifier = Verifier::new(chainer.secrets().clone());
+        if from > 1 {
+            if let Some(before) = self.get(chain, from - 1).await? {
+                // A synthetic trusted start: the range is verified from here.
+                verifier.trust_checkpoint(Checkpoint::new(
+                    chain.clone(),
+                    before.seq,
+                    before.seal,
+                    before.timestamp_ms,
+                    0,
+                    secret,
+                ))?;
+            }
+        }
+        self.verify_into(Some(chain), Some((from, to)), &mut verifier)
+            .await?;
+        let verification = verifier.finish();
+        let report = IntegrityReport::from_verification(
+            chain.clone(),
+            from,
+            to,
+            &verification,
+            now_ms,
+            secret,
+        );
+        self.reports.insert_one(report_to_document(&report)).await?;
+        tracing::info!(chain = %chain, from, to, status = %report.status, "integrity report");
+        Ok(report)
+    }
+
+    /// Verifies everything since the last report of `chain` (from its
+    /// start if none) up to the current head, and stores the report.
+    pub async fn report_since_last(
+        &self,
+        chain: &ChainId,
+        now_ms: i64,
+    ) -> Result<Option<IntegrityReport>> {
+        let last = self.reports_of(chain, 1).await?.into_iter().next();
+        let from = last.map_or(1, |(r, _)| r.to_seq + 1);
+        let Some(head) = self.head(chain).await? else {
+            return Ok(None);
+        };
+        if head.seq < from {
+            return Ok(None);
+        }
+        let first = self.first_seq(chain).await?.unwrap_or(1).max(from);
+        self.report_range(chain, first, head.seq, now_ms)
+            .await
+            .map(Some)
+    }
+
+    /// The newest `limit` reports of `chain`, each with the status to show:
+    /// its own, or `reportIntegrityFailure` if it was tampered with.
+    pub async fn reports_of(
+        &self,
+        chain: &ChainId,
+        limit: i64,
+    ) -> Result<Vec<(IntegrityReport, ReportStatus)>> {
+        let secrets = self.chainer().secrets().clone();
+        let mut cursor = self
+            .reports
+            .find(doc! {"chain": chain.as_str()})
+            .sort(doc! {"toSeq": -1, "created": -1})
+            .limit(limit)
+            .await?;
+        let mut out = Vec::new();
+        while let Some(d) = cursor.try_next().await? {
+            match report_from_document(&d) {
+                Ok(report) => {
+                    let status = report.checked_status(&secrets);
+                    out.push((report, status));
+                }
+                Err(reason) => {
+                    return Err(Error::Document {
+                        collection: self.config.reports.clone(),
+                        id: d.get("_id").map(ToString::to_string).unwrap_or_default(),
+                        reason,
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn first_seq(&self, chain: &ChainId) -> Result<Option<u64>> {
+        let found = self
+            .events
+            .find_one(doc! {"chain": chain.as_str()})
+            .sort(doc! {"seq": 1})
+            .projection(doc! {"seq": 1})
+            .await?;
+        Ok(found
+            .and_then(|d| d.get("seq").and_then(|s| s.as_i64()))
+            .and_then(|s| u64::try_from(s).ok()))
+    }
+
+    /// The chains stored.
+    pub async fn chains(&self) -> Result<Vec<ChainId>> {
+        let values = self.events.distinct("chain", doc! {}).await?;
+        Ok(values
+            .iter()
+            .filter_map(|v| v.as_str().and_then(|c| ChainId::new(c).ok()))
+            .collect())
+    }
+
+    /// Purges the expired events of `chain`, oldest first: the prefix of
+    /// events whose `removeAt` is before `now_ms`. The newest event is
+    /// always kept (it is the head appends link to). The sealed anchor is
+    /// written on the first event kept before anything is deleted, and
+    /// events are deleted one at a time in ascending order, so an
+    /// interruption at any point leaves a chain that verifies.
+    pub async fn purge_expired(&self, chain: &ChainId, now_ms: i64) -> Result<PurgeOutcome> {
+        let Some(head) = self.head(chain).await? else {
+            return Ok(PurgeOutcome::default());
+        };
+        let Some(first) = self.first_seq(chain).await? else {
+            return Ok(PurgeOutcome::default());
+        };
+        // The first event not expired (or the head).
+        let keep = self
+            .events
+            .find_one(doc! {
+                "chain": chain.as_str(),
+                "$or": [
+                    {"removeAt": {"$exists": false}},
+                    {"removeAt": null},
+                    {"removeAt": {"$gt": DateTime::from_millis(now_ms)}},
+                ],
+            })
+            .sort(doc! {"seq": 1})
+            .await?;
+        let keep = match keep {
+            Some(d) => event_from_document(&d)?,
+            None => head,
+        };
+        if keep.seq <= first {
+            return Ok(PurgeOutcome {
+                deleted: 0,
+                first_kept: Some(first),
+            });
+        }
+        let chainer = self.chainer();
+        let anchor = Anchor::new(&keep, now_ms, chainer.secrets().current());
+        self.events
+            .update_one(
+                doc! {"chain": chain.as_str(), "seq": seq_to_bson(keep.seq)},
+                doc! {"$set": {"anchor": anchor_to_document(&anchor)}},
+            )
+            .await?;
+        let mut deleted = 0;
+        for seq in first..keep.seq {
+            deleted += self
+                .events
+                .delete_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+                .await?
+                .deleted_count;
+        }
+        tracing::info!(chain = %chain, deleted, first_kept = keep.seq, "purged expired events");
+        Ok(PurgeOutcome {
+            deleted,
+            first_kept: Some(keep.seq),
+        })
+    }
+
+    /// Re-wraps the data keys of every stored event under the keyset's
+    /// current primary. Resumable and idempotent: events already under the
+    /// primary are skipped. Payloads and seals are untouched.
+    pub async fn rewrap_events(
+        &self,
+        mut progress: impl FnMut(&RotationProgress),
+    ) -> Result<RotationProgress> {
+        let chainer = self.chainer();
+        let mut state = RotationProgress::default();
+        let mut cursor = self
+            .events
+            .find(doc! {"details.secure.dek": {"$exists": true}})
+            .sort(doc! {"chain": 1, "seq": 1})
+            .await?;
+        while let Some(d) = cursor.try_next().await? {
+            state.examined += 1;
+            let mut event = event_from_document(&d)?;
+            if chainer.rewrap(&mut event)? > 0 {
+                let details = event_to_document(&event)
+                    .get("details")
+                    .cloned()
+                    .unwrap_or(Bson::Null);
+                self.events
+                    .update_one(
+                        doc! {"chain": event.chain.as_str(), "seq": seq_to_bson(event.seq), "seal": d.get("seal").cloned().unwrap_or(Bson::Null)},
+                        doc! {"$set": {"details": details}},
+                    )
+                    .await?;
+                state.rewrapped += 1;
+            }
+            if state.examined % 1000 == 0 {
+                progress(&state);
+            }
+        }
+        progress(&state);
+        tracing::info!(
+            examined = state.examined,
+            rewrapped = state.rewrapped,
+            "keyset rotation of events"
+        );
+        Ok(state)
+    }
+}
+
+fn fail_all(jobs: Vec<Job>, error: &Error) {
+    for job in jobs {
+        job.finish(Err(copy_error(error)));
+    }
+}
+
+/// The same error for every waiting caller.
+fn copy_error(error: &Error) -> Error {
+    match error {
+        Error::Database(e) => Error::Database(e.clone()),
+        Error::Contention { chain, attempts } => Error::Contention {
+            chain: chain.clone(),
+            attempts: *attempts,
+        },
+        Error::Malformed { chain, seq, reason } => Error::Malformed {
+            chain: chain.clone(),
+            seq: *seq,
+            reason: reason.clone(),
+        },
+        other => Error::Malformed {
+            chain: None,
+            seq: None,
+            reason: other.to_string(),
+        },
+    }
+}
