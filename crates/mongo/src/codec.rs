@@ -3,6 +3,7 @@
 //! ```text
 //! { v: 1, chain, seq: Int64, timestamp: Date, code, module, node, status,
 //!   details: [ {k, v} | {k, secure: {dek: BinData | null, ct: BinData}} ],
+//!   terms: ["<len>:<key>=<value>", ...] (public details, for search),
 //!   removeAt?: Date, secretId: hex, prev: BinData(32), seal: BinData(32),
 //!   anchor?: {chain, firstSeq, prev, created, secretId, seal} }
 //! ```
@@ -63,6 +64,18 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         "status": event.status.as_str(),
         "details": details,
     };
+    // Derived, for search only (not read back, not sealed): one string per
+    // public detail, `<key length>:<key>=<value>`, so that an equality on an
+    // array element finds it on every server.
+    let terms: Vec<Bson> = event
+        .details
+        .iter()
+        .filter_map(|d| match &d.value {
+            DetailValue::Public(v) => Some(Bson::String(search_term(&d.key, v))),
+            DetailValue::Sensitive(_) => None,
+        })
+        .collect();
+    document.insert("terms", terms);
     if let Some(remove_at) = event.remove_at_ms {
         document.insert("removeAt", DateTime::from_millis(remove_at));
     }
@@ -73,6 +86,11 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         document.insert("anchor", anchor_to_document(anchor));
     }
     document
+}
+
+/// The search term of a public detail (field `terms`).
+pub fn search_term(key: &str, value: &str) -> String {
+    format!("{}:{key}={value}", key.len())
 }
 
 /// A sequence number as stored (Int64; sequence numbers stay far below

@@ -200,7 +200,7 @@ impl EventLog {
             ("module_timestamp", doc! {"module": 1, "timestamp": -1}),
             ("node_timestamp", doc! {"node": 1, "timestamp": -1}),
             ("status_timestamp", doc! {"status": 1, "timestamp": -1}),
-            ("details", doc! {"details.k": 1, "details.v": 1}),
+            ("terms", doc! {"terms": 1}),
             ("chain_removeAt", doc! {"chain": 1, "removeAt": 1}),
         ] {
             models.push(
@@ -210,19 +210,16 @@ impl EventLog {
                     .build(),
             );
         }
-        self.events.create_indexes(models).await?;
-        self.reports
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"chain": 1, "toSeq": -1})
-                    .options(
-                        IndexOptions::builder()
-                            .name("chain_toSeq".to_owned())
-                            .build(),
-                    )
+        create_missing(&self.events, models).await?;
+        let report_index = IndexModel::builder()
+            .keys(doc! {"chain": 1, "toSeq": -1})
+            .options(
+                IndexOptions::builder()
+                    .name("chain_toSeq".to_owned())
                     .build(),
             )
-            .await?;
+            .build();
+        create_missing(&self.reports, vec![report_index]).await?;
         Ok(())
     }
 
@@ -544,10 +541,7 @@ impl EventLog {
             filter.insert("timestamp", time);
         }
         if let Some((k, v)) = &query.detail {
-            filter.insert(
-                "details",
-                doc! {"$elemMatch": {"k": k.as_str(), "v": v.as_str()}},
-            );
+            filter.insert("terms", crate::codec::search_term(k, v));
         }
         let total = self.events.count_documents(filter.clone()).await?;
         let order = if query.oldest_first { 1 } else { -1 };
@@ -784,6 +778,24 @@ impl EventLog {
         );
         Ok(state)
     }
+}
+
+/// Creates the indexes whose names are not there yet (asking first keeps
+/// this idempotent on servers that fail on re-creating an index).
+async fn create_missing(collection: &Collection<Document>, models: Vec<IndexModel>) -> Result<()> {
+    // A collection that does not exist yet has no indexes.
+    let existing = collection.list_index_names().await.unwrap_or_default();
+    let missing: Vec<IndexModel> = models
+        .into_iter()
+        .filter(|m| {
+            let name = m.options.as_ref().and_then(|o| o.name.as_ref());
+            !name.is_some_and(|n| existing.contains(n))
+        })
+        .collect();
+    if !missing.is_empty() {
+        collection.create_indexes(missing).await?;
+    }
+    Ok(())
 }
 
 fn fail_all(jobs: Vec<Job>, error: &Error) {

@@ -1,0 +1,127 @@
+//! The harness of the MongoDB integration tests: finds a server, gives each
+//! test its own database.
+//!
+//! 1. `MONGODB_URI` if set (a real MongoDB, a replica set, or the FerretDB
+//!    that `scripts/test.sh` starts);
+//! 2. otherwise a MongoDB container through testcontainers when a Docker
+//!    engine answers;
+//! 3. otherwise the test is skipped with a loud message — unless
+//!    `STREAM_REQUIRE_MONGO=1`, when it fails.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stream_store::chain::{Chainer, SealSecret, SealSecrets};
+use stream_store::keyset::{Algorithm, Keyset, Template};
+use stream_store::mongo::mongodb::{Client, Database};
+use testcontainers_modules::testcontainers::runners::AsyncRunner;
+use testcontainers_modules::testcontainers::ContainerAsync;
+
+static CONTAINER: tokio::sync::OnceCell<
+    Option<(ContainerAsync<testcontainers_modules::mongo::Mongo>, String)>,
+> = tokio::sync::OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A database of its own for one test; `drop` it at the end.
+pub struct TestDb {
+    pub client: Client,
+    pub db: Database,
+    pub uri: String,
+}
+
+impl TestDb {
+    pub async fn drop(self) {
+        self.db.drop().await.expect("drop the test database");
+    }
+
+    /// Another client to the same database (as another pod would have).
+    pub async fn other_client(&self) -> (Client, Database) {
+        let client = Client::with_uri_str(&self.uri)
+            .await
+            .expect("second client");
+        let db = client.database(self.db.name());
+        (client, db)
+    }
+}
+
+fn docker_available() -> bool {
+    std::env::var_os("DOCKER_HOST").is_some()
+        || std::path::Path::new("/var/run/docker.sock").exists()
+}
+
+async fn server_uri() -> Option<String> {
+    if let Ok(uri) = std::env::var("MONGODB_URI") {
+        if !uri.is_empty() {
+            return Some(uri);
+        }
+    }
+    if docker_available() {
+        let started = CONTAINER
+            .get_or_init(|| async {
+                match testcontainers_modules::mongo::Mongo::default()
+                    .start()
+                    .await
+                {
+                    Ok(container) => {
+                        let port = container.get_host_port_ipv4(27017).await.ok()?;
+                        Some((container, format!("mongodb://127.0.0.1:{port}/")))
+                    }
+                    Err(e) => {
+                        eprintln!("testcontainers: could not start MongoDB: {e}");
+                        None
+                    }
+                }
+            })
+            .await;
+        if let Some((_, uri)) = started {
+            return Some(uri.clone());
+        }
+    }
+    None
+}
+
+/// A fresh database for `test`, or `None` (after a loud message) when no
+/// server exists and none is required.
+pub async fn test_db(test: &str) -> Option<TestDb> {
+    let Some(uri) = server_uri().await else {
+        if std::env::var("STREAM_REQUIRE_MONGO").as_deref() == Ok("1") {
+            panic!("STREAM_REQUIRE_MONGO=1 but no MongoDB: set MONGODB_URI or run scripts/test.sh");
+        }
+        eprintln!("\n*** SKIPPED {test}: no MongoDB (set MONGODB_URI, start Docker, or run scripts/test.sh) ***\n");
+        return None;
+    };
+    let client = Client::with_uri_str(&uri)
+        .await
+        .expect("connect to MONGODB_URI");
+    let name = format!(
+        "t_{}_{}_{}",
+        test.chars().take(30).collect::<String>(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let db = client.database(&name);
+    let _ = db.drop().await;
+    Some(TestDb { client, db, uri })
+}
+
+pub fn secrets() -> SealSecrets {
+    SealSecrets::new(SealSecret::from_env_value("integration-test-seal-secret-32c").unwrap())
+}
+
+pub fn keyset() -> Keyset {
+    Keyset::generate(Template::AES256_GCM_SIV)
+}
+
+pub fn chainer_with(keyset: &Keyset) -> Chainer {
+    Chainer::new(
+        secrets(),
+        Some(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+    )
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

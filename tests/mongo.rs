@@ -1,0 +1,676 @@
+//! Integration tests of the MongoDB repository against a real server
+//! (see `common` for how it is found).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::{chainer_with, keyset, now_ms, secrets, test_db};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use stream_store::chain::{
+    ChainId, Chainer, EventDraft, FindingKind, ReportStatus, SealedEvent, Status,
+};
+use stream_store::keyset::{Algorithm, Template};
+use stream_store::mongo::mongodb::bson::{doc, Bson, DateTime};
+use stream_store::mongo::{EventLog, LogConfig, SealedDocuments, SearchQuery, Secure};
+
+fn draft(i: u64, sensitive: bool) -> EventDraft {
+    let mut d = EventDraft::new(
+        if i % 3 == 0 {
+            "LIFECYCLE-ENROLL"
+        } else {
+            "LIFECYCLE-REVOKE"
+        },
+        if i % 2 == 0 { "ca" } else { "ocsp" },
+        format!("pod-{}", i % 3),
+        if i % 5 == 0 {
+            Status::Failure
+        } else {
+            Status::Success
+        },
+        1_700_000_000_000 + i as i64,
+    )
+    .public("serial", format!("{i:08x}"));
+    if sensitive {
+        d = d.sensitive("subject", format!("CN=user-{i}").into_bytes());
+    }
+    d
+}
+
+fn log_on(db: &stream_store::mongo::mongodb::Database, chainer: Chainer) -> EventLog {
+    EventLog::new(db, chainer, LogConfig::default())
+}
+
+fn chain(name: &str) -> ChainId {
+    ChainId::new(name).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_pods_append_to_one_chain_without_fork_or_loss() {
+    let Some(t) = test_db("three_pods").await else {
+        return;
+    };
+    let keyset = keyset();
+    let c = chain("events");
+    log_on(&t.db, chainer_with(&keyset))
+        .ensure_indexes()
+        .await
+        .unwrap();
+    let mut pods = Vec::new();
+    for pod in 0..3u64 {
+        let (_client, db) = t.other_client().await;
+        let log = Arc::new(log_on(&db, chainer_with(&keyset)));
+        let c = c.clone();
+        pods.push(tokio::spawn(async move {
+            // Each pod: 8 tasks appending concurrently, 2,000 events in all,
+            // some one by one, some in small batches.
+            let mut tasks = Vec::new();
+            for task in 0..8u64 {
+                let log = log.clone();
+                let c = c.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut acked = Vec::new();
+                    let mut i = 0;
+                    while i < 250 {
+                        let n = if task % 2 == 0 { 1 } else { 5 };
+                        let drafts = (0..n)
+                            .map(|k| draft(pod * 10_000 + task * 1000 + i + k, k == 0))
+                            .collect();
+                        acked.extend(log.append_batch(&c, drafts).await.expect("append"));
+                        i += n;
+                    }
+                    acked
+                }));
+            }
+            let mut acked = Vec::new();
+            for task in tasks {
+                acked.extend(task.await.unwrap());
+            }
+            acked
+        }));
+    }
+    let mut acked: Vec<SealedEvent> = Vec::new();
+    for pod in pods {
+        acked.extend(pod.await.unwrap());
+    }
+    assert_eq!(acked.len(), 6000);
+    let log = log_on(&t.db, chainer_with(&keyset));
+    let stored = log.range(&c, 1, u64::MAX >> 2).await.unwrap();
+    assert_eq!(stored.len(), 6000, "exactly 6,000 events");
+    for (i, e) in stored.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1, "contiguous sequence numbers");
+    }
+    let by_seq: HashMap<u64, &SealedEvent> = stored.iter().map(|e| (e.seq, e)).collect();
+    for a in &acked {
+        let s = by_seq
+            .get(&a.seq)
+            .expect("every acknowledged event is stored");
+        assert_eq!(
+            s.seal, a.seal,
+            "the stored event at {} is the acknowledged one",
+            a.seq
+        );
+    }
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.findings);
+    assert_eq!(report.records, 6000);
+    t.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restart_in_the_middle_of_appends_loses_no_acknowledged_event() {
+    let Some(script) = std::env::var_os("STREAM_MONGO_SCRIPT") else {
+        if std::env::var("STREAM_REQUIRE_MONGO").as_deref() == Ok("1")
+            && std::env::var_os("MONGODB_URI").is_none()
+        {
+            panic!("STREAM_MONGO_SCRIPT is required to restart the server");
+        }
+        eprintln!(
+            "\n*** SKIPPED restart test: no controllable server (STREAM_MONGO_SCRIPT unset) ***\n"
+        );
+        return;
+    };
+    let Some(t) = test_db("restart").await else {
+        return;
+    };
+    let keyset = keyset();
+    let c = chain("events");
+    let log = Arc::new(log_on(&t.db, chainer_with(&keyset)));
+    log.ensure_indexes().await.unwrap();
+    let writer = {
+        let log = log.clone();
+        let c = c.clone();
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let mut failed = 0;
+            for i in 0..400u64 {
+                match log.append(&c, draft(i, i % 4 == 0)).await {
+                    Ok(e) => acked.push(e),
+                    Err(_) => failed += 1,
+                }
+            }
+            (acked, failed)
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .arg("restart")
+            .stdout(std::process::Stdio::null())
+            .status()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "restart the server");
+    let (acked, failed) = writer.await.unwrap();
+    eprintln!(
+        "restart test: {} acknowledged, {} failed during the restart",
+        acked.len(),
+        failed
+    );
+    assert!(!acked.is_empty());
+    for a in &acked {
+        let stored = log
+            .get(&c, a.seq)
+            .await
+            .unwrap()
+            .expect("acknowledged event stored");
+        assert_eq!(stored.seal, a.seal);
+    }
+    let more = log
+        .append(&c, draft(9999, true))
+        .await
+        .expect("appending resumes");
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.findings);
+    assert_eq!(report.chains[0].last_seq, Some(more.seq));
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn a_document_changed_in_the_collection_is_reported_at_its_position() {
+    let Some(t) = test_db("tamper").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ca");
+    log.append_batch(&c, (0..50).map(|i| draft(i, i % 7 == 0)).collect())
+        .await
+        .unwrap();
+    assert!(log.verify(None).await.unwrap().is_ok());
+    log.collection()
+        .update_one(
+            doc! {"chain": "ca", "seq": 17i64},
+            doc! {"$set": {"code": "LIFECYCLE-FORGED"}},
+        )
+        .await
+        .unwrap();
+    log.collection()
+        .delete_one(doc! {"chain": "ca", "seq": 30i64})
+        .await
+        .unwrap();
+    let report = log.verify(None).await.unwrap();
+    let kinds: Vec<(Option<u64>, FindingKind)> = report
+        .findings
+        .iter()
+        .map(|f| (f.seq, f.kind.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (Some(17), FindingKind::Modified),
+            (Some(30), FindingKind::Gap { to: 30 })
+        ]
+    );
+    t.drop().await;
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct CaKey {
+    name: String,
+    pin: Secure<String>,
+    backups: Vec<Backup>,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Backup {
+    location: String,
+    passphrase: Secure<Vec<i32>>,
+}
+
+#[tokio::test]
+async fn sealed_documents_store_only_the_secure_half() {
+    let Some(t) = test_db("sealed_docs").await else {
+        return;
+    };
+    let mut keyset = keyset();
+    let envelope = Arc::new(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap());
+    let repo: SealedDocuments<CaKey> = SealedDocuments::new(&t.db, "caKeys", envelope);
+    let value = CaKey {
+        name: "root".into(),
+        pin: Secure::new("1234-5678".into()),
+        backups: vec![Backup {
+            location: "vault".into(),
+            passphrase: Secure::new(vec![1, 2, 3]),
+        }],
+    };
+    repo.put("root", &value).await.unwrap();
+    repo.put("sub", &value).await.unwrap();
+    let raw =
+        t.db.collection::<stream_store::mongo::mongodb::bson::Document>("caKeys");
+    let stored = raw.find_one(doc! {"_id": "root"}).await.unwrap().unwrap();
+    let text = format!("{stored:?}");
+    assert!(
+        !text.contains("1234-5678") && !text.contains("clear"),
+        "{text}"
+    );
+    let back = repo.get("root").await.unwrap().unwrap();
+    assert_eq!(back.pin.clear.as_deref(), Some("1234-5678"));
+    assert_eq!(back.backups[0].passphrase.clear, Some(vec![1, 2, 3]));
+    // A ciphertext moved to another document fails to decrypt.
+    let sub = raw.find_one(doc! {"_id": "sub"}).await.unwrap().unwrap();
+    let moved = sub.get_document("pin").unwrap().clone();
+    raw.update_one(doc! {"_id": "root"}, doc! {"$set": {"pin": moved}})
+        .await
+        .unwrap();
+    assert!(repo.get("root").await.is_err());
+    // Rotation re-wraps, idempotently; the value still reads.
+    repo.put("root", &value).await.unwrap();
+    let old = keyset.primary_id();
+    let new = keyset.add(Template::AES256_GCM_SIV);
+    keyset.promote(new).unwrap();
+    let rotated: SealedDocuments<CaKey> = SealedDocuments::new(
+        &t.db,
+        "caKeys",
+        Arc::new(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+    );
+    assert_eq!(rotated.rewrap_all().await.unwrap(), 2);
+    assert_eq!(rotated.rewrap_all().await.unwrap(), 0);
+    keyset.disable(old).unwrap();
+    let after: SealedDocuments<CaKey> = SealedDocuments::new(
+        &t.db,
+        "caKeys",
+        Arc::new(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+    );
+    assert_eq!(
+        after
+            .get("root")
+            .await
+            .unwrap()
+            .unwrap()
+            .pin
+            .clear
+            .as_deref(),
+        Some("1234-5678")
+    );
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn integrity_reports_are_sealed_and_rechecked_when_read() {
+    let Some(t) = test_db("reports").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ca");
+    log.append_batch(&c, (0..40).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    let first = log.report_since_last(&c, now_ms()).await.unwrap().unwrap();
+    assert_eq!(
+        (first.from_seq, first.to_seq, first.events, first.status),
+        (1, 40, 40, ReportStatus::Verified)
+    );
+    log.append_batch(&c, (40..60).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    let second = log.report_since_last(&c, now_ms()).await.unwrap().unwrap();
+    assert_eq!(
+        (second.from_seq, second.to_seq, second.events, second.status),
+        (41, 60, 20, ReportStatus::Verified)
+    );
+    // An event changed after the first report: the next report fails.
+    log.append_batch(&c, (60..70).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    log.collection()
+        .update_one(
+            doc! {"chain": "ca", "seq": 65i64},
+            doc! {"$set": {"node": "elsewhere"}},
+        )
+        .await
+        .unwrap();
+    let third = log.report_since_last(&c, now_ms()).await.unwrap().unwrap();
+    assert_eq!(third.status, ReportStatus::EventIntegrityFailure);
+    assert!(
+        third.first_error.as_deref().unwrap().contains("ca#65"),
+        "{:?}",
+        third.first_error
+    );
+    // A tampered stored report reads as reportIntegrityFailure.
+    let reports =
+        t.db.collection::<stream_store::mongo::mongodb::bson::Document>("integrityReports");
+    reports
+        .update_one(doc! {"toSeq": 40i64}, doc! {"$set": {"events": 41i64}})
+        .await
+        .unwrap();
+    let read = log.reports_of(&c, 10).await.unwrap();
+    let statuses: Vec<(u64, ReportStatus)> = read.iter().map(|(r, s)| (r.to_seq, *s)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (70, ReportStatus::EventIntegrityFailure),
+            (60, ReportStatus::Verified),
+            (40, ReportStatus::ReportIntegrityFailure)
+        ]
+    );
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn retention_purges_oldest_first_and_the_chain_still_verifies() {
+    let Some(t) = test_db("retention").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ocsp");
+    let now = now_ms();
+    let drafts = (0..60u64)
+        .map(|i| {
+            let expired = i < 25 || i == 40; // 40 expires but is not in the oldest prefix
+            draft(i, i % 10 == 0).remove_at(if expired {
+                now - 1000
+            } else {
+                now + 86_400_000
+            })
+        })
+        .collect();
+    log.append_batch(&c, drafts).await.unwrap();
+    let outcome = log.purge_expired(&c, now).await.unwrap();
+    assert_eq!((outcome.deleted, outcome.first_kept), (25, Some(26)));
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.findings);
+    assert_eq!(report.chains[0].first_seq, Some(26));
+    assert!(
+        log.get(&c, 41).await.unwrap().is_some(),
+        "not oldest-first: kept"
+    );
+    // Idempotent.
+    assert_eq!(log.purge_expired(&c, now).await.unwrap().deleted, 0);
+    // Appending continues; a deletion beyond the anchor is still caught.
+    log.append(&c, draft(100, false)).await.unwrap();
+    log.collection()
+        .delete_one(doc! {"chain": "ocsp", "seq": 27i64})
+        .await
+        .unwrap();
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert_eq!(
+        report.first_error().map(|f| (f.seq, f.kind.clone())),
+        Some((Some(27), FindingKind::Gap { to: 27 }))
+    );
+    // Deleting the anchored event itself: the chain now starts neither at
+    // genesis nor at an anchor.
+    log.collection()
+        .delete_one(doc! {"chain": "ocsp", "seq": 26i64})
+        .await
+        .unwrap();
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert_eq!(
+        report.first_error().map(|f| f.kind.clone()),
+        Some(FindingKind::Gap { to: 27 })
+    );
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_purge_leaves_a_chain_that_verifies() {
+    let Some(t) = test_db("purge_interrupted").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("tsa");
+    let now = now_ms();
+    log.append_batch(
+        &c,
+        (0..30u64)
+            .map(|i| draft(i, false).remove_at(if i < 20 { now - 1 } else { now + 10_000 }))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    // The purge wrote its anchor on 21 and deleted 1..=7, then stopped.
+    let keep = log.get(&c, 21).await.unwrap().unwrap();
+    let anchor = stream_store::chain::Anchor::new(&keep, now, log.chainer().secrets().current());
+    log.collection()
+        .update_one(
+            doc! {"chain": "tsa", "seq": 21i64},
+            doc! {"$set": {"anchor": stream_store::mongo::codec::anchor_to_document(&anchor)}},
+        )
+        .await
+        .unwrap();
+    log.collection()
+        .delete_many(doc! {"chain": "tsa", "seq": {"$lte": 7i64}})
+        .await
+        .unwrap();
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.findings);
+    // Resuming the purge finishes the job.
+    assert_eq!(log.purge_expired(&c, now).await.unwrap().deleted, 13);
+    assert!(log.verify(Some(&c)).await.unwrap().is_ok());
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn keyset_rotation_rewraps_every_data_key_and_the_chain_verifies() {
+    let Some(t) = test_db("rotation").await else {
+        return;
+    };
+    let mut keyset = keyset();
+    let log = log_on(&t.db, chainer_with(&keyset));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ssh");
+    let events = log
+        .append_batch(&c, (0..30).map(|i| draft(i, true)).collect())
+        .await
+        .unwrap();
+    let old = keyset.primary_id();
+    let new = keyset.add(Template::AES256_GCM_SIV);
+    keyset.promote(new).unwrap();
+    log.set_chainer(chainer_with(&keyset));
+    let mut seen = Vec::new();
+    let progress = log.rewrap_events(|p| seen.push(p.clone())).await.unwrap();
+    assert_eq!((progress.examined, progress.rewrapped), (30, 30));
+    assert!(!seen.is_empty());
+    assert_eq!(
+        log.rewrap_events(|_| {}).await.unwrap().rewrapped,
+        0,
+        "idempotent"
+    );
+    keyset.disable(old).unwrap();
+    let reader = chainer_with(&keyset);
+    for e in &events {
+        let stored = log.get(&c, e.seq).await.unwrap().unwrap();
+        assert_eq!(stored.seal, e.seal);
+        let subject = reader.open_detail(&stored, "subject").unwrap();
+        assert!(String::from_utf8(subject).unwrap().starts_with("CN=user-"));
+    }
+    assert!(log.verify(None).await.unwrap().is_ok());
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn search_filters_sorts_pages_and_counts() {
+    let Some(t) = test_db("search").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    log.append_batch(&chain("a"), (0..30).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    log.append_batch(&chain("b"), (30..45).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    let all = log
+        .search(&SearchQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((all.total, all.events.len()), (45, 10));
+    assert!(all
+        .events
+        .windows(2)
+        .all(|w| w[0].timestamp_ms >= w[1].timestamp_ms));
+    let q = SearchQuery {
+        code: Some("LIFECYCLE-ENROLL".into()),
+        module: Some("ca".into()),
+        ..Default::default()
+    };
+    let page = log.search(&q).await.unwrap();
+    assert_eq!(
+        page.total,
+        (0..45).filter(|i| i % 3 == 0 && i % 2 == 0).count() as u64
+    );
+    let q = SearchQuery {
+        status: Some(Status::Failure),
+        chain: Some("b".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        log.search(&q).await.unwrap().total,
+        (30..45).filter(|i| i % 5 == 0).count() as u64
+    );
+    let q = SearchQuery {
+        node: Some("pod-1".into()),
+        from_ms: Some(1_700_000_000_010),
+        to_ms: Some(1_700_000_000_020),
+        oldest_first: true,
+        ..Default::default()
+    };
+    let page = log.search(&q).await.unwrap();
+    let serials: Vec<i64> = page
+        .events
+        .iter()
+        .map(|e| e.timestamp_ms - 1_700_000_000_000)
+        .collect();
+    assert_eq!(serials, vec![10, 13, 16, 19]);
+    let q = SearchQuery {
+        detail: Some(("serial".into(), format!("{:08x}", 33))),
+        ..Default::default()
+    };
+    let page = log.search(&q).await.unwrap();
+    assert_eq!(
+        page.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![4]
+    );
+    let q = SearchQuery {
+        oldest_first: true,
+        skip: 40,
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(log.search(&q).await.unwrap().events.len(), 5);
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gives_typed_errors() {
+    let err = stream_store::mongo::connect("not-a-uri").await.unwrap_err();
+    assert!(
+        matches!(err, stream_store::mongo::Error::InvalidUri(_)),
+        "{err}"
+    );
+    // An unreachable server: a closed port, a short selection timeout.
+    let (_client, db) =
+        stream_store::mongo::connect("mongodb://127.0.0.1:9/stream?serverSelectionTimeoutMS=300")
+            .await
+            .unwrap();
+    let log = log_on(&db, chainer_with(&keyset()));
+    let err = log.append(&chain("x"), draft(1, false)).await.unwrap_err();
+    assert!(
+        matches!(err, stream_store::mongo::Error::Database(_)),
+        "{err}"
+    );
+
+    let Some(t) = test_db("bad_input").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ca");
+    log.append_batch(&c, (0..5).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    // Someone else writes sequence number 6 with something that is not an event.
+    log.collection()
+        .insert_one(doc! {"chain": "ca", "seq": 6i64, "timestamp": DateTime::now(), "oops": true})
+        .await
+        .unwrap();
+    let err = log.append(&c, draft(6, false)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            stream_store::mongo::Error::Malformed { seq: Some(6), .. }
+        ),
+        "{err}"
+    );
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert!(matches!(
+        report.first_error().map(|f| (&f.kind, f.seq)),
+        Some((FindingKind::Malformed(_), Some(6)))
+    ));
+    // A draft that cannot be sealed (sensitive, no keyset) fails alone.
+    let plain = log_on(&t.db, Chainer::new(secrets(), None));
+    let other = chain("other");
+    let err = plain.append(&other, draft(1, true)).await.unwrap_err();
+    assert!(matches!(err, stream_store::mongo::Error::Chain(_)), "{err}");
+    assert_eq!(plain.head(&other).await.unwrap(), None, "nothing written");
+    let ids: Vec<Bson> = log
+        .collection()
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.get("seq").cloned().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn ensure_indexes_is_idempotent_and_a_second_client_sees_the_same_head() {
+    let Some(t) = test_db("indexes").await else {
+        return;
+    };
+    let keyset = keyset();
+    let log = log_on(&t.db, chainer_with(&keyset));
+    log.ensure_indexes().await.unwrap();
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ca");
+    log.append_batch(&c, (0..3).map(|i| draft(i, true)).collect())
+        .await
+        .unwrap();
+    let (_client, db) = t.other_client().await;
+    let other = log_on(&db, chainer_with(&keyset));
+    let e = other.append(&c, draft(3, true)).await.unwrap();
+    assert_eq!(e.seq, 4);
+    // The first log's cached head is stale: it recovers through the unique index.
+    let e = log.append(&c, draft(4, true)).await.unwrap();
+    assert_eq!(e.seq, 5);
+    assert!(log.verify(None).await.unwrap().is_ok());
+    t.drop().await;
+}
