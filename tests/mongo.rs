@@ -19,14 +19,14 @@ use stream_store::mongo::{EventLog, LogConfig, SealedDocuments, SearchQuery, Sec
 
 fn draft(i: u64, sensitive: bool) -> EventDraft {
     let mut d = EventDraft::new(
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             "LIFECYCLE-ENROLL"
         } else {
             "LIFECYCLE-REVOKE"
         },
-        if i % 2 == 0 { "ca" } else { "ocsp" },
+        if i.is_multiple_of(2) { "ca" } else { "ocsp" },
         format!("pod-{}", i % 3),
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             Status::Failure
         } else {
             Status::Success

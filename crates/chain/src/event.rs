@@ -272,12 +272,23 @@ impl Anchor {
 
     /// Whether the anchor's seal is valid and it belongs to `event`.
     pub fn is_valid_for(&self, event: &SealedEvent, secrets: &crate::SealSecrets) -> bool {
+        self.prev == event.prev && self.is_valid_at(&event.chain, event.seq, secrets)
+    }
+
+    /// Whether the anchor's seal is valid and it stands at `chain`#`seq`,
+    /// whatever the event there says (the verifier then checks that event
+    /// against the anchor's `prev`).
+    pub(crate) fn is_valid_at(
+        &self,
+        chain: &ChainId,
+        seq: u64,
+        secrets: &crate::SealSecrets,
+    ) -> bool {
         let Some(secret) = secrets.get(self.secret_id) else {
             return false;
         };
-        self.chain == event.chain
-            && self.first_seq == event.seq
-            && self.prev == event.prev
+        &self.chain == chain
+            && self.first_seq == seq
             && secret.seal(|s| self.write_canonical(s)) == self.seal
     }
 }

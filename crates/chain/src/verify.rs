@@ -134,7 +134,9 @@ struct Link {
     prev: Seal,
     seal: Seal,
     timestamp_ms: i64,
-    anchored: bool,
+    /// The predecessor's seal vouched for by a valid retention anchor on
+    /// this record: what was before may have been purged.
+    anchor: Option<Seal>,
 }
 
 /// How the first event of a chain was accepted.
@@ -323,8 +325,9 @@ impl Verifier {
     }
 
     /// Trusts a checkpoint: its chain must still contain the checkpoint's
-    /// head or a continuation of it. Verification may start right after it
-    /// (incremental audit): the events before need not be in the input.
+    /// head or a continuation of it. Verification may start at its head or
+    /// right after it (incremental audit): the events before need not be in
+    /// the input.
     ///
     /// # Errors
     /// [`crate::Error::NotAuthentic`] or [`crate::Error::UnknownSecret`]
@@ -367,7 +370,7 @@ impl Verifier {
                     prev: Seal::GENESIS,
                     seal: Seal::GENESIS,
                     timestamp_ms: i64::MIN,
-                    anchored: false,
+                    anchor: None,
                 };
                 self.place(chain, seq, link);
             }
@@ -388,19 +391,21 @@ impl Verifier {
                 Some(_) => Auth::BadSeal,
             }
         };
-        let anchored = match &event.anchor {
-            None => false,
-            Some(anchor) => {
-                let valid = anchor.is_valid_for(event, &self.secrets);
-                if !valid {
-                    self.ensure_chain(&event.chain);
-                    self.record(
-                        Some(event.chain.clone()),
-                        Some(event.seq),
-                        FindingKind::Malformed("the retention anchor is not authentic".into()),
-                    );
-                }
-                valid && auth == Auth::Authentic
+        // A valid anchor stands for its position whatever the event there
+        // says: a modified anchored event is `Modified`, not a gap before it.
+        let anchor = match &event.anchor {
+            None => None,
+            Some(anchor) if anchor.is_valid_at(&event.chain, event.seq, &self.secrets) => {
+                Some(anchor.prev)
+            }
+            Some(_) => {
+                self.ensure_chain(&event.chain);
+                self.record(
+                    Some(event.chain.clone()),
+                    Some(event.seq),
+                    FindingKind::Malformed("the retention anchor is not authentic".into()),
+                );
+                None
             }
         };
         let link = Link {
@@ -408,7 +413,7 @@ impl Verifier {
             prev: event.prev,
             seal: event.seal,
             timestamp_ms: event.timestamp_ms,
-            anchored,
+            anchor,
         };
         self.place(event.chain.clone(), event.seq, link);
     }
@@ -458,7 +463,9 @@ impl Verifier {
             (_, None) => FindingKind::OutOfWindow,
             (Auth::Authentic, Some((seal, true))) if seal == link.seal => FindingKind::Duplicate,
             (Auth::Authentic, Some((_, true))) => FindingKind::Fork,
-            (Auth::Authentic, Some((_, false))) => FindingKind::Duplicate,
+            // The authentic event of a position already decided without
+            // it: it came later than the window allowed.
+            (Auth::Authentic, Some((_, false))) => FindingKind::OutOfWindow,
             (Auth::BadSeal, Some((_, true))) => FindingKind::Inserted,
             (Auth::BadSeal, Some((_, false))) => FindingKind::Modified,
         };
@@ -482,6 +489,18 @@ impl Verifier {
                 continue;
             }
             if lowest == state.next {
+                // A position held only by records that are not authentic
+                // waits, like a gap, for the window to fill: its authentic
+                // event may still come (a forgery stored before the
+                // original is then `Inserted`, not `Modified`).
+                let settled = all
+                    || state.pending_len > window
+                    || state.pending[&lowest]
+                        .iter()
+                        .any(|l| l.auth == Auth::Authentic);
+                if !settled {
+                    return;
+                }
                 let Some(group) = state.pending.remove(&lowest) else {
                     return;
                 };
@@ -508,13 +527,15 @@ impl Verifier {
         state.next = seq;
         if trusted {
             state.start = Start::Trusted;
-            // A genesis or checkpoint start links to a known seal; an
-            // anchored one to the anchor's (checked when the anchor was).
+            // An anchored start links to the seal the anchor vouches for; a
+            // genesis or checkpoint start to its authentic event's.
             state.prev = state.pending.get(&seq).and_then(|group| {
-                group
-                    .iter()
-                    .find(|l| l.auth == Auth::Authentic)
-                    .map(|l| l.prev)
+                group.iter().find_map(|l| l.anchor).or_else(|| {
+                    group
+                        .iter()
+                        .find(|l| l.auth == Auth::Authentic)
+                        .map(|l| l.prev)
+                })
             });
         } else {
             let from = match &state.checkpoint {
@@ -583,19 +604,25 @@ impl Verifier {
                 if !(primary_authentic && primary.seal == cp.seal) {
                     findings.push(FindingKind::CheckpointMismatch);
                 }
-            } else if cp.seq + 1 == seq && primary_authentic && primary.prev == cp.seal {
+            } else if cp.seq.checked_add(1) == Some(seq)
+                && primary_authentic
+                && primary.prev == cp.seal
+            {
                 state.checkpoint_reached = true;
             }
         }
         // A valid anchor proves that what is missing before the start was
-        // purged, provided the chain is unbroken from its start to here.
-        if primary.anchored && state.unbroken && findings.iter().all(FindingKind::is_warning) {
-            if let Start::Unanchored { .. } = state.start {
+        // purged, provided the chain is unbroken from its start up to the
+        // predecessor the anchor vouches for (an interrupted purge).
+        if let Start::Unanchored { .. } = state.start {
+            let anchor = group.iter().find_map(|l| l.anchor);
+            if anchor.is_some() && state.unbroken && state.prev == anchor {
                 state.start = Start::Trusted;
             }
         }
         state.prev = primary_authentic.then_some(primary.seal);
-        state.next = seq + 1;
+        // Saturating: a record may claim any sequence number.
+        state.next = seq.saturating_add(1);
         if state.recent.len() >= window {
             state.recent.pop_front();
         }
@@ -632,7 +659,7 @@ impl Verifier {
                 self.record(Some(chain.clone()), Some(from), FindingKind::Gap { to });
             }
             if let Some(cp_seq) = checkpoint {
-                let at = tail.map_or(cp_seq, |last| (last + 1).min(cp_seq));
+                let at = tail.map_or(cp_seq, |last| last.saturating_add(1).min(cp_seq));
                 self.record(Some(chain.clone()), Some(at), FindingKind::Truncated);
             }
         }
@@ -664,12 +691,15 @@ impl Verifier {
 }
 
 /// Whether a chain may start at `seq` with these events: genesis, a valid
-/// retention anchor, or right after a trusted checkpoint.
+/// retention anchor, a trusted checkpoint's head, or right after it.
 fn is_trusted_start(checkpoint: Option<&Checkpoint>, seq: u64, group: &[Link]) -> bool {
     group.iter().any(|l| {
-        l.auth == Auth::Authentic
-            && ((seq == GENESIS_SEQ && l.prev == Seal::GENESIS)
-                || l.anchored
-                || checkpoint.is_some_and(|cp| cp.seq + 1 == seq && cp.seal == l.prev))
+        l.anchor.is_some()
+            || (l.auth == Auth::Authentic
+                && ((seq == GENESIS_SEQ && l.prev == Seal::GENESIS)
+                    || checkpoint.is_some_and(|cp| {
+                        (cp.seq == seq && cp.seal == l.seal)
+                            || (cp.seq.checked_add(1) == Some(seq) && cp.seal == l.prev)
+                    })))
     })
 }
