@@ -1,11 +1,9 @@
-//! The Stream event store: one package re-exporting the keyset, chain and
-//! MongoDB crates for the Stream server.
-//!
-//! - [`keyset`]: Tink keysets, AEAD and envelope encryption.
-//! - [`chain`]: sealed, chained audit events and their verification.
-//! - [`mongo`]: the MongoDB repository.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+/// Sealed, chained audit events and their verification (`stream-chain`).
 pub use stream_chain as chain;
+/// Tink keysets, AEAD and envelope encryption (`stream-keyset`).
 pub use stream_keyset as keyset;
+/// The MongoDB repository (`stream-mongo`).
 pub use stream_mongo as mongo;

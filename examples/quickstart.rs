@@ -1,0 +1,229 @@
+//! Quickstart: append audit events with public and sensitive details, read
+//! some back decrypted, verify the chain, show what the verifier reports on
+//! a tampered copy, and optionally export the chain as `mongoexport` would.
+//!
+//! ```sh
+//! cargo run --release --example quickstart -- [--events N] [--chain NAME] [--export FILE]
+//! ```
+//!
+//! In memory without `MONGODB_URI`; with it, the events go to that database
+//! (database from the URI, else `stream`; collection `events`). `KEYSET` and
+//! `EVENT_SEAL_SECRET` are taken from the environment when set; otherwise
+//! both are generated and stored under `target/quickstart/`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use stream_store::chain::{
+    ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, SealedEvent, Status, Verifier,
+};
+use stream_store::keyset::{Algorithm, Keyset, Template};
+use stream_store::mongo::{codec, connect, EventLog, LogConfig};
+
+/// Command line.
+#[derive(Parser)]
+#[command(about = "Append, read, verify and export a chain of sealed audit events")]
+struct Args {
+    /// How many events to append.
+    #[arg(long, default_value_t = 1000)]
+    events: u64,
+    /// The chain to append to.
+    #[arg(long, default_value = "quickstart")]
+    chain: String,
+    /// Write the chain's events as mongoexport would (canonical Extended JSON lines).
+    #[arg(long)]
+    export: Option<PathBuf>,
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("quickstart: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quickstart: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Reads `name` from the environment, or generates it into `file`.
+fn secret_or_generate(
+    name: &str,
+    file: &Path,
+    generate: impl FnOnce() -> String,
+) -> Result<String, Failure> {
+    if let Ok(value) = std::env::var(name) {
+        return Ok(value);
+    }
+    if let Ok(existing) = std::fs::read_to_string(file) {
+        println!("{name} not set: using the one stored in {}", file.display());
+        return Ok(existing);
+    }
+    let value = generate();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(file)?.write_all(value.as_bytes())?;
+    println!(
+        "{name} not set: generated one and stored it in {} (mode 0600)",
+        file.display()
+    );
+    Ok(value)
+}
+
+fn drafts(n: u64, offset: u64) -> Vec<EventDraft> {
+    (offset..offset + n)
+        .map(|i| {
+            EventDraft::new(
+                ["LIFECYCLE-ENROLL", "LIFECYCLE-REVOKE", "OCSP-RESPONSE"][(i % 3) as usize],
+                ["ca", "ocsp", "tsa"][(i % 3) as usize],
+                format!("pod-{}", i % 3),
+                if i % 17 == 0 {
+                    Status::Warning
+                } else {
+                    Status::Success
+                },
+                1_700_000_000_000 + i as i64 * 1000,
+            )
+            .public("serial", format!("{i:016x}"))
+            .public("profile", "tls-server")
+            .sensitive("subject", format!("CN=user-{i},O=Example").into_bytes())
+            .remove_at(1_900_000_000_000)
+        })
+        .collect()
+}
+
+async fn run(args: Args) -> Result<(), Failure> {
+    let dir = Path::new("target").join("quickstart");
+    let keyset_json = secret_or_generate("KEYSET", &dir.join("keyset.json"), || {
+        Keyset::generate(Template::AES256_GCM_SIV).insecure_to_json()
+    })?;
+    let seal_secret =
+        secret_or_generate("EVENT_SEAL_SECRET", &dir.join("seal-secret.txt"), || {
+            let bytes: [u8; 32] = rand::random();
+            hex::encode(bytes).chars().take(32).collect()
+        })?;
+    let keyset = Keyset::parse(keyset_json.as_bytes()).map_err(|e| format!("KEYSET: {e}"))?;
+    let secret =
+        SealSecret::from_env_value(&seal_secret).map_err(|e| format!("EVENT_SEAL_SECRET: {e}"))?;
+    let secrets = SealSecrets::new(secret);
+    let chainer = Chainer::new(
+        secrets.clone(),
+        Some(keyset.envelope(Algorithm::Aes256GcmSiv)?),
+    );
+    let chain = ChainId::new(&args.chain)?;
+
+    let started = Instant::now();
+    let events: Vec<SealedEvent> = match std::env::var("MONGODB_URI") {
+        Ok(uri) if !uri.is_empty() => {
+            let (_client, db) = connect(&uri)
+                .await
+                .map_err(|e| format!("MONGODB_URI: {e}"))?;
+            println!(
+                "appending to MongoDB database `{}`, collection `events`",
+                db.name()
+            );
+            let log = EventLog::new(&db, chainer.clone(), LogConfig::default());
+            log.ensure_indexes().await?;
+            let mut appended = 0;
+            while appended < args.events {
+                let n = (args.events - appended).min(500);
+                log.append_batch(&chain, drafts(n, appended)).await?;
+                appended += n;
+            }
+            let append_time = started.elapsed();
+            println!("appended {} events in {:.1?}", args.events, append_time);
+            let head = log.head(&chain).await?.map_or(0, |e| e.seq);
+            log.range(&chain, 1, head).await?
+        }
+        _ => {
+            println!("MONGODB_URI not set: running in memory");
+            let mut head = Head::genesis(chain.clone());
+            let events = chainer.seal_batch(&mut head, &drafts(args.events, 0))?;
+            println!(
+                "sealed {} events in {:.1?}",
+                events.len(),
+                started.elapsed()
+            );
+            events
+        }
+    };
+
+    for event in events.iter().rev().take(3) {
+        let subject = String::from_utf8(chainer.open_detail(event, "subject")?)?;
+        println!(
+            "  {}#{} {} {} subject={subject}",
+            event.chain, event.seq, event.code, event.status
+        );
+    }
+
+    let verify = |events: &[SealedEvent]| {
+        let mut verifier = Verifier::new(secrets.clone());
+        events.iter().for_each(|e| verifier.push(e));
+        verifier.finish()
+    };
+    let started = Instant::now();
+    let report = verify(&events);
+    println!(
+        "verified {} events ({} sealed bytes) in {:.1?}: {}",
+        report.records,
+        report.sealed_bytes,
+        started.elapsed(),
+        if report.is_ok() { "intact" } else { "FINDINGS" }
+    );
+    for finding in &report.findings {
+        println!("  {finding}");
+    }
+
+    if events.len() > 2 {
+        let mut tampered = events.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle].node = "intruder".into();
+        tampered.remove(middle + 1);
+        let report = verify(&tampered);
+        println!(
+            "a tampered copy (event {} changed, {} deleted) gives:",
+            middle + 1,
+            middle + 2
+        );
+        for finding in &report.findings {
+            println!("  {finding}");
+        }
+    }
+
+    if let Some(path) = &args.export {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for event in &events {
+            let json =
+                stream_store::mongo::mongodb::bson::Bson::Document(codec::event_to_document(event))
+                    .into_canonical_extjson();
+            writeln!(out, "{json}")?;
+        }
+        out.flush()?;
+        println!(
+            "exported {} events to {} (mongoexport format)",
+            events.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
