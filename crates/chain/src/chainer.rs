@@ -32,11 +32,13 @@ impl Head {
         }
     }
 
-    /// The head after `last`, the newest event of its chain.
+    /// The head after `last`, the newest event of its chain. (A stored
+    /// record claiming the last sequence number, `u64::MAX`, gives a head
+    /// that [`Chainer::seal`] refuses.)
     pub fn after(last: &SealedEvent) -> Head {
         Head {
             chain: last.chain.clone(),
-            next_seq: last.seq + 1,
+            next_seq: last.seq.saturating_add(1),
             prev: last.seal,
         }
     }
@@ -95,6 +97,9 @@ impl Chainer {
     pub fn seal(&self, head: &mut Head, draft: &EventDraft) -> Result<SealedEvent> {
         let secret = self.secrets.current();
         let seq = head.next_seq;
+        let next_seq = seq
+            .checked_add(1)
+            .ok_or_else(|| Error::InvalidEvent(format!("chain {} is full", head.chain)))?;
         let mut details = Vec::with_capacity(draft.details.len());
         for (key, value) in &draft.details {
             let value = match value {
@@ -137,7 +142,7 @@ impl Chainer {
             anchor: None,
         };
         event.seal = event.compute_seal(secret);
-        head.next_seq = seq + 1;
+        head.next_seq = next_seq;
         head.prev = event.seal;
         Ok(event)
     }

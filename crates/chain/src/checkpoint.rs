@@ -128,7 +128,7 @@ impl Checkpoint {
             return Err(bad(format!("unknown version {}", json.version)));
         }
         Ok(Checkpoint {
-            chain: ChainId::new(&json.chain)?,
+            chain: ChainId::new(&json.chain).map_err(|e| bad(e.to_string()))?,
             seq: json.seq,
             seal: Seal::from_hex(&json.seal).ok_or_else(|| bad("seal is not 64 hex".into()))?,
             timestamp_ms: json.timestamp,
