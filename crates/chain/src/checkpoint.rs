@@ -67,7 +67,13 @@ impl Checkpoint {
     }
 
     /// The checkpoint of a verified chain's head (`None` for an empty one).
+    ///
+    /// A checkpoint vouches for its head: none is made for a chain whose
+    /// verification found errors.
     pub fn from_summary(summary: &ChainSummary, secret: &SealSecret) -> Option<Checkpoint> {
+        if summary.errors > 0 {
+            return None;
+        }
         Some(Checkpoint::new(
             summary.chain.clone(),
             summary.last_seq?,
