@@ -1,6 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod error;
+mod memory;
+mod store;
+
+pub use crate::error::{Error, Result};
+pub use crate::store::{EventStore, ReadEvent, ReadValue};
+pub use stream_mongo::{LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery};
+
 /// Sealed, chained audit events and their verification (`stream-chain`).
 pub use stream_chain as chain;
 /// Tink keysets, AEAD and envelope encryption (`stream-keyset`).

@@ -100,6 +100,36 @@ pub struct SearchQuery {
     pub limit: i64,
 }
 
+impl SearchQuery {
+    /// Whether `event` matches the filters (the same semantics as the
+    /// MongoDB query, for logs kept elsewhere, e.g. in memory).
+    pub fn matches(&self, event: &SealedEvent) -> bool {
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        eq(&self.chain, event.chain.as_str())
+            && eq(&self.code, &event.code)
+            && eq(&self.module, &event.module)
+            && eq(&self.node, &event.node)
+            && self.status.is_none_or(|s| s == event.status)
+            && self.from_ms.is_none_or(|from| event.timestamp_ms >= from)
+            && self.to_ms.is_none_or(|to| event.timestamp_ms < to)
+            && self.detail.as_ref().is_none_or(|(k, v)| {
+                event.details.iter().any(|d| {
+                    d.key == *k
+                        && matches!(&d.value, stream_chain::DetailValue::Public(p) if p == v)
+                })
+            })
+    }
+
+    /// The page size asked for (100 when not set).
+    pub fn page_size(&self) -> i64 {
+        if self.limit <= 0 {
+            100
+        } else {
+            self.limit
+        }
+    }
+}
+
 /// One page of search results.
 #[derive(Debug)]
 pub struct SearchPage {
@@ -545,7 +575,7 @@ impl EventLog {
         }
         let total = self.events.count_documents(filter.clone()).await?;
         let order = if query.oldest_first { 1 } else { -1 };
-        let limit = if query.limit <= 0 { 100 } else { query.limit };
+        let limit = query.page_size();
         let mut cursor = self
             .events
             .find(filter)
