@@ -17,11 +17,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use stream_store::chain::{
-    ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, SealedEvent, Status, Verifier,
-};
-use stream_store::keyset::{Algorithm, Keyset, Template};
-use stream_store::mongo::{codec, connect, EventLog, LogConfig};
+use stream_store::chain::{EventDraft, SealSecret, SealSecrets, SealedEvent, Status, Verifier};
+use stream_store::keyset::{Keyset, Template};
+use stream_store::mongo::codec;
+use stream_store::{EventStore, LogConfig, ReadValue};
 
 /// Command line.
 #[derive(Parser)]
@@ -126,53 +125,64 @@ async fn run(args: Args) -> Result<(), Failure> {
     let secret =
         SealSecret::from_env_value(&seal_secret).map_err(|e| format!("EVENT_SEAL_SECRET: {e}"))?;
     let secrets = SealSecrets::new(secret);
-    let chainer = Chainer::new(
-        secrets.clone(),
-        Some(keyset.envelope(Algorithm::Aes256GcmSiv)?),
-    );
-    let chain = ChainId::new(&args.chain)?;
-
-    let started = Instant::now();
-    let events: Vec<SealedEvent> = match std::env::var("MONGODB_URI") {
+    let store = match std::env::var("MONGODB_URI") {
         Ok(uri) if !uri.is_empty() => {
-            let (_client, db) = connect(&uri)
-                .await
-                .map_err(|e| format!("MONGODB_URI: {e}"))?;
-            println!(
-                "appending to MongoDB database `{}`, collection `events`",
-                db.name()
-            );
-            let log = EventLog::new(&db, chainer.clone(), LogConfig::default());
-            log.ensure_indexes().await?;
-            let mut appended = 0;
-            while appended < args.events {
-                let n = (args.events - appended).min(500);
-                log.append_batch(&chain, drafts(n, appended)).await?;
-                appended += n;
+            let store =
+                EventStore::mongodb(&uri, Some(keyset), secrets.clone(), LogConfig::default())
+                    .await
+                    .map_err(|e| format!("MONGODB_URI: {e}"))?;
+            if let Some(db) = store.database() {
+                println!(
+                    "appending to MongoDB database `{}`, collection `events`",
+                    db.name()
+                );
             }
-            let append_time = started.elapsed();
-            println!("appended {} events in {:.1?}", args.events, append_time);
-            let head = log.head(&chain).await?.map_or(0, |e| e.seq);
-            log.range(&chain, 1, head).await?
+            store
         }
         _ => {
             println!("MONGODB_URI not set: running in memory");
-            let mut head = Head::genesis(chain.clone());
-            let events = chainer.seal_batch(&mut head, &drafts(args.events, 0))?;
-            println!(
-                "sealed {} events in {:.1?}",
-                events.len(),
-                started.elapsed()
-            );
-            events
+            EventStore::in_memory(Some(keyset), secrets.clone())?
         }
     };
 
+    let started = Instant::now();
+    let mut appended = 0;
+    while appended < args.events {
+        let n = (args.events - appended).min(500);
+        store.append_batch(&args.chain, drafts(n, appended)).await?;
+        appended += n;
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "appended {} events in {:.1?} ({:.1} µs per event)",
+        args.events,
+        elapsed,
+        elapsed.as_secs_f64() * 1e6 / args.events.max(1) as f64
+    );
+    let events = store.range(&args.chain, 1, u64::MAX >> 1).await?;
+
     for event in events.iter().rev().take(3) {
-        let subject = String::from_utf8(chainer.open_detail(event, "subject")?)?;
+        let seq = event.seq;
+        let Some(read) = store.read(&args.chain, seq).await? else {
+            continue;
+        };
+        let details: Vec<String> = read
+            .details
+            .iter()
+            .map(|(k, v)| match v {
+                ReadValue::Public(v) => format!("{k}={v}"),
+                ReadValue::Decrypted(v) => {
+                    format!("{k}={} (decrypted)", String::from_utf8_lossy(v))
+                }
+                _ => format!("{k}=<unavailable>"),
+            })
+            .collect();
         println!(
-            "  {}#{} {} {} subject={subject}",
-            event.chain, event.seq, event.code, event.status
+            "  {}#{seq} {} {}: {}",
+            args.chain,
+            event.code,
+            event.status,
+            details.join(", ")
         );
     }
 
@@ -182,7 +192,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         verifier.finish()
     };
     let started = Instant::now();
-    let report = verify(&events);
+    let report = store.verify(Some(&args.chain)).await?;
     println!(
         "verified {} events ({} sealed bytes) in {:.1?}: {}",
         report.records,

@@ -39,6 +39,16 @@ impl MemoryLog {
         events.get(usize::try_from(seq.checked_sub(first)?).ok()?)
     }
 
+    pub(crate) fn range(&self, chain: &ChainId, from: u64, to: u64) -> Vec<SealedEvent> {
+        self.chains.get(chain).map_or_else(Vec::new, |events| {
+            events
+                .iter()
+                .filter(|e| e.seq >= from && e.seq <= to)
+                .cloned()
+                .collect()
+        })
+    }
+
     pub(crate) fn search(&self, query: &SearchQuery) -> SearchPage {
         let mut found: Vec<&SealedEvent> = self
             .chains

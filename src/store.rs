@@ -258,6 +258,15 @@ impl EventStore {
         event.map(|e| self.open(e)).transpose()
     }
 
+    /// Events `from..=to` of `chain` as stored, in order.
+    pub async fn range(&self, chain: &str, from: u64, to: u64) -> Result<Vec<SealedEvent>> {
+        let chain = chain_id(chain)?;
+        Ok(match &self.backend {
+            Backend::Memory(log) => memory(log).range(&chain, from, to),
+            Backend::Mongo(m) => m.log.range(&chain, from, to).await?,
+        })
+    }
+
     /// Decrypts what can be decrypted of `event`.
     pub fn open(&self, event: SealedEvent) -> Result<ReadEvent> {
         let chainer = self.chainer();
