@@ -34,6 +34,24 @@ impl TestDb {
         self.db.drop().await.expect("drop the test database");
     }
 
+    /// The server's URI naming this test's database (options kept).
+    pub fn uri_for_database(&self) -> String {
+        let (base, query) = match self.uri.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (self.uri.as_str(), None),
+        };
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let hosts_end = base[scheme_end..]
+            .find('/')
+            .map_or(base.len(), |i| scheme_end + i);
+        let mut uri = format!("{}/{}", &base[..hosts_end], self.db.name());
+        if let Some(q) = query {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        uri
+    }
+
     /// Another client to the same database (as another pod would have).
     pub async fn other_client(&self) -> (Client, Database) {
         let client = Client::with_uri_str(&self.uri)
