@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use stream_chain::{
-    Anchor, ChainId, Chainer, EventDraft, Head, IntegrityReport, SealedEvent, Verifier,
-    VerifyReport,
+    Anchor, ChainId, Chainer, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, SealedEvent,
+    Verifier, VerifyReport,
 };
 use stream_mongo::{PurgeOutcome, SearchPage, SearchQuery};
 
@@ -112,35 +112,47 @@ impl MemoryLog {
             .collect()
     }
 
-    /// The same rule as MongoDB's purge: the expired prefix goes, the
-    /// newest event stays, the first kept carries the anchor.
+    /// The same rule as MongoDB's purge: the verified, expired prefix goes
+    /// (expiry read from the sealed `removeAt`), the newest event stays, the
+    /// first kept carries the anchor.
     pub(crate) fn purge_expired(
         &mut self,
         chainer: &Chainer,
         chain: &ChainId,
         now_ms: i64,
-    ) -> PurgeOutcome {
+    ) -> Result<PurgeOutcome> {
         let Some(events) = self.chains.get_mut(chain) else {
-            return PurgeOutcome::default();
+            return Ok(PurgeOutcome::default());
         };
-        let expired = |e: &SealedEvent| e.remove_at_ms.is_some_and(|at| at <= now_ms);
-        let keep = events
-            .iter()
-            .position(|e| !expired(e))
-            .unwrap_or(events.len().saturating_sub(1));
-        if keep == 0 {
-            return PurgeOutcome {
-                deleted: 0,
-                first_kept: events.first().map(|e| e.seq),
-            };
+        let mut scan = PurgeScan::new(chainer.secrets(), now_ms);
+        let anchored = events.iter().rev().find(|e| {
+            e.anchor
+                .as_ref()
+                .is_some_and(|a| a.is_valid_for(e, chainer.secrets()))
+        });
+        if let Some(event) = anchored {
+            scan = scan.resuming_below(event.seq);
         }
-        let anchor = Anchor::new(&events[keep], now_ms, chainer.secrets().current());
-        events[keep].anchor = Some(anchor);
-        events.drain(..keep);
-        PurgeOutcome {
+        let last = events.len().saturating_sub(1);
+        let mut keep = None;
+        for (i, event) in events.iter().enumerate() {
+            if scan.step(event, i == last)? == PurgeStep::Keep {
+                keep = Some(i);
+                break;
+            }
+        }
+        let Some(keep) = keep else {
+            return Ok(PurgeOutcome::default());
+        };
+        if keep > 0 {
+            let anchor = Anchor::new(&events[keep], now_ms, chainer.secrets().current());
+            events[keep].anchor = Some(anchor);
+            events.drain(..keep);
+        }
+        Ok(PurgeOutcome {
             deleted: keep as u64,
             first_kept: events.first().map(|e| e.seq),
-        }
+        })
     }
 
     /// Re-wraps every data key; returns (examined, re-wrapped) events.

@@ -411,7 +411,7 @@ impl EventStore {
                 let mut log = memory(log);
                 for chain in log.chains() {
                     let PurgeOutcome { deleted: d, .. } =
-                        log.purge_expired(&chainer, &chain, now_ms);
+                        log.purge_expired(&chainer, &chain, now_ms)?;
                     deleted += d;
                 }
             }
@@ -444,6 +444,7 @@ impl EventStore {
                 RotationProgress {
                     examined,
                     rewrapped,
+                    failed: 0,
                 }
             }
             Backend::Mongo(m) => {

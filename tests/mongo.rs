@@ -120,78 +120,6 @@ async fn three_pods_append_to_one_chain_without_fork_or_loss() {
     t.drop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_restart_in_the_middle_of_appends_loses_no_acknowledged_event() {
-    let Some(script) = std::env::var_os("STREAM_MONGO_SCRIPT") else {
-        if std::env::var("STREAM_REQUIRE_MONGO").as_deref() == Ok("1")
-            && std::env::var_os("MONGODB_URI").is_none()
-        {
-            panic!("STREAM_MONGO_SCRIPT is required to restart the server");
-        }
-        eprintln!(
-            "\n*** SKIPPED restart test: no controllable server (STREAM_MONGO_SCRIPT unset) ***\n"
-        );
-        return;
-    };
-    let Some(t) = test_db("restart").await else {
-        return;
-    };
-    let keyset = keyset();
-    let c = chain("events");
-    let log = Arc::new(log_on(&t.db, chainer_with(&keyset)));
-    log.ensure_indexes().await.unwrap();
-    let writer = {
-        let log = log.clone();
-        let c = c.clone();
-        tokio::spawn(async move {
-            let mut acked = Vec::new();
-            let mut failed = 0;
-            for i in 0..400u64 {
-                match log.append(&c, draft(i, i % 4 == 0)).await {
-                    Ok(e) => acked.push(e),
-                    Err(_) => failed += 1,
-                }
-            }
-            (acked, failed)
-        })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("bash")
-            .arg(script)
-            .arg("restart")
-            .stdout(std::process::Stdio::null())
-            .status()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(status.success(), "restart the server");
-    let (acked, failed) = writer.await.unwrap();
-    eprintln!(
-        "restart test: {} acknowledged, {} failed during the restart",
-        acked.len(),
-        failed
-    );
-    assert!(!acked.is_empty());
-    for a in &acked {
-        let stored = log
-            .get(&c, a.seq)
-            .await
-            .unwrap()
-            .expect("acknowledged event stored");
-        assert_eq!(stored.seal, a.seal);
-    }
-    let more = log
-        .append(&c, draft(9999, true))
-        .await
-        .expect("appending resumes");
-    let report = log.verify(Some(&c)).await.unwrap();
-    assert!(report.is_ok(), "{:?}", report.findings);
-    assert_eq!(report.chains[0].last_seq, Some(more.seq));
-    t.drop().await;
-}
-
 #[tokio::test]
 async fn a_document_changed_in_the_collection_is_reported_at_its_position() {
     let Some(t) = test_db("tamper").await else {
@@ -672,5 +600,116 @@ async fn ensure_indexes_is_idempotent_and_a_second_client_sees_the_same_head() {
     let e = log.append(&c, draft(4, true)).await.unwrap();
     assert_eq!(e.seq, 5);
     assert!(log.verify(None).await.unwrap().is_ok());
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn a_purge_trusts_only_sealed_data() {
+    let Some(t) = test_db("purge_forged").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ca");
+    let now = now_ms();
+    log.append_batch(
+        &c,
+        (0..20u64)
+            .map(|i| draft(i, false).remove_at(if i < 5 { now - 1 } else { now + 60_000 }))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    // A writer moves `removeAt` of unexpired events into the past.
+    log.collection()
+        .update_many(
+            doc! {"chain": "ca", "seq": {"$lte": 12i64}}, // 1..=5 keep their value
+            doc! {"$set": {"removeAt": DateTime::from_millis(now - 1)}},
+        )
+        .await
+        .unwrap();
+    let err = log.purge_expired(&c, now).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            stream_store::mongo::Error::Chain(stream_store::chain::Error::PurgeRefused {
+                seq: 6,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        log.range(&c, 1, 20).await.unwrap().len(),
+        20,
+        "nothing deleted"
+    );
+    t.drop().await;
+
+    // Deleting the first unexpired event does not get covered by an anchor.
+    let Some(t) = test_db("purge_gap").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.append_batch(
+        &c,
+        (0..20u64)
+            .map(|i| draft(i, false).remove_at(if i < 5 { now - 1 } else { now + 60_000 }))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    log.collection()
+        .delete_one(doc! {"chain": "ca", "seq": 6i64})
+        .await
+        .unwrap();
+    let err = log.purge_expired(&c, now).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            stream_store::mongo::Error::Chain(stream_store::chain::Error::PurgeRefused {
+                seq: 7,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn reports_are_not_fooled_by_a_forged_report_or_a_deleted_tail() {
+    let Some(t) = test_db("reports_forged").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    let c = chain("ca");
+    log.append_batch(&c, (0..10).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    log.report_since_last(&c, now_ms()).await.unwrap().unwrap();
+    // A forged report claiming everything up to 1,000,000 was verified.
+    let reports =
+        t.db.collection::<stream_store::mongo::mongodb::bson::Document>("integrityReports");
+    let mut forged = reports.find_one(doc! {}).await.unwrap().unwrap();
+    forged.remove("_id");
+    forged.insert("toSeq", 1_000_000i64);
+    reports.insert_one(forged).await.unwrap();
+    log.append_batch(&c, (10..15).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    let next = log.report_since_last(&c, now_ms()).await.unwrap().unwrap();
+    assert_eq!(
+        (next.from_seq, next.to_seq, next.status),
+        (11, 15, ReportStatus::Verified)
+    );
+    // The tail after the last report is deleted: the next report fails.
+    log.collection()
+        .delete_many(doc! {"chain": "ca", "seq": {"$gte": 13i64}})
+        .await
+        .unwrap();
+    let next = log.report_since_last(&c, now_ms()).await.unwrap().unwrap();
+    assert_eq!(next.status, ReportStatus::EventIntegrityFailure, "{next:?}");
     t.drop().await;
 }

@@ -26,9 +26,9 @@ pub trait Sink {
     }
     /// A length-prefixed byte string: `u32be(len) || bytes`.
     fn bytes(&mut self, v: &[u8]) {
-        // Every field is bounded far below 4 GiB (MongoDB documents are at
-        // most 16 MiB); a longer one would be cut by the cast, and
-        // `SealedEvent::check_sizes` refuses it before sealing.
+        // Every field is bounded far below 4 GiB: `Chainer::seal` refuses
+        // events over 16 MiB (MongoDB's document limit), and records read
+        // back come from BSON documents of at most 16 MiB.
         self.u32(v.len() as u32);
         self.put(v);
     }

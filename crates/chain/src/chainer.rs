@@ -100,6 +100,7 @@ impl Chainer {
         let next_seq = seq
             .checked_add(1)
             .ok_or_else(|| Error::InvalidEvent(format!("chain {} is full", head.chain)))?;
+        check_sizes(draft)?;
         let mut details = Vec::with_capacity(draft.details.len());
         for (key, value) in &draft.details {
             let value = match value {
@@ -217,4 +218,30 @@ impl Chainer {
         }
         Ok(count)
     }
+}
+
+/// The most bytes one event may hold (MongoDB's document limit): it keeps
+/// every length of the canonical encoding far below `u32::MAX`.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+fn check_sizes(draft: &EventDraft) -> Result<()> {
+    let details: usize = draft
+        .details
+        .iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    DraftValue::Public(v) => v.len(),
+                    DraftValue::Sensitive(v) => v.len(),
+                }
+        })
+        .sum();
+    let total = draft.code.len() + draft.module.len() + draft.node.len() + details;
+    if total > MAX_EVENT_BYTES || draft.details.len() > MAX_EVENT_BYTES / 8 {
+        return Err(Error::InvalidEvent(format!(
+            "the event holds {total} bytes in {} details; at most {MAX_EVENT_BYTES} bytes fit",
+            draft.details.len()
+        )));
+    }
+    Ok(())
 }

@@ -34,6 +34,16 @@ pub enum Error {
         /// The parser's message.
         detail: String,
     },
+    /// A purge was refused: the chain it would purge does not verify.
+    #[error("purge of chain `{chain}` refused at #{seq}: {reason}; run a verification and investigate before purging")]
+    PurgeRefused {
+        /// The chain.
+        chain: String,
+        /// The event where the check failed.
+        seq: u64,
+        /// What failed.
+        reason: String,
+    },
     /// Encryption or decryption of a sensitive detail failed.
     #[error(transparent)]
     Keyset(#[from] stream_keyset::Error),

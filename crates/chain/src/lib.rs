@@ -42,10 +42,11 @@ mod checkpoint;
 mod error;
 mod event;
 mod report;
+mod retention;
 mod secret;
 mod verify;
 
-pub use crate::chainer::{Chainer, Head};
+pub use crate::chainer::{Chainer, Head, MAX_EVENT_BYTES};
 pub use crate::checkpoint::Checkpoint;
 pub use crate::error::{Error, Result};
 pub use crate::event::{
@@ -53,6 +54,7 @@ pub use crate::event::{
     SensitiveValue, Status, FORMAT_VERSION, GENESIS_SEQ,
 };
 pub use crate::report::{IntegrityReport, ReportStatus};
+pub use crate::retention::{PurgeScan, PurgeStep};
 pub use crate::secret::{Seal, SealSecret, SealSecrets, SecretId, MIN_SECRET_LEN};
 pub use crate::verify::{
     ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_MAX_FINDINGS,

@@ -92,11 +92,31 @@ impl IntegrityReport {
         secret: &SealSecret,
     ) -> IntegrityReport {
         let summary = verification.chains.iter().find(|c| c.chain == chain);
-        let first_error = verification
+        let first_finding = verification
             .findings
             .iter()
             .find(|f| !f.kind.is_warning() && f.chain.as_ref() == Some(&chain))
             .map(ToString::to_string);
+        // The status counts every error (kept or not, with or without a
+        // chain), and a range the events do not reach is a failure too.
+        let reached = summary.and_then(|s| s.last_seq).unwrap_or(0);
+        let errors = summary.map_or(0, |s| s.errors)
+            + verification
+                .findings
+                .iter()
+                .filter(|f| f.chain.is_none() && !f.kind.is_warning())
+                .count() as u64;
+        let first_error = if errors > 0 {
+            Some(first_finding.unwrap_or_else(|| format!("{chain}: {errors} integrity errors")))
+        } else if reached < to_seq {
+            Some(format!(
+                "{chain}#{}: events {}..={to_seq} are missing",
+                reached.saturating_add(1).max(from_seq),
+                reached.saturating_add(1).max(from_seq)
+            ))
+        } else {
+            None
+        };
         let mut report = IntegrityReport {
             from_seq,
             to_seq,

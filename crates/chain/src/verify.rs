@@ -452,12 +452,20 @@ impl Verifier {
             .iter()
             .find(|(s, _, _)| *s == seq)
             .map(|(_, seal, authentic)| (*seal, *authentic));
+        if below_start && state.start == Start::Trusted {
+            // Left over below a retention anchor or checkpoint: purged
+            // territory, not part of the verified chain; but a record that
+            // is not authentic is still reported.
+            let kind = match &link.auth {
+                Auth::Authentic => return,
+                Auth::BadSeal => FindingKind::Modified,
+                Auth::UnknownSecret => FindingKind::UnknownSecret,
+                Auth::Malformed(why) => FindingKind::Malformed(why.clone()),
+            };
+            self.record(Some(chain), Some(seq), kind);
+            return;
+        }
         let kind = match (&link.auth, known) {
-            _ if below_start && state.start == Start::Trusted => {
-                // Left over below a retention anchor or checkpoint: purged
-                // territory, not part of the verified chain.
-                return;
-            }
             (Auth::Malformed(why), _) => FindingKind::Malformed(why.clone()),
             (Auth::UnknownSecret, _) => FindingKind::UnknownSecret,
             (_, None) => FindingKind::OutOfWindow,
@@ -527,6 +535,16 @@ impl Verifier {
         state.next = seq;
         if trusted {
             state.start = Start::Trusted;
+            // A chain that now starts at a valid anchor beyond a trusted
+            // checkpoint was purged past it: the anchor, sealed by the
+            // secret, vouches for the deletion of that head.
+            let anchored = state
+                .pending
+                .get(&seq)
+                .is_some_and(|group| group.iter().any(|l| l.anchor.is_some()));
+            if anchored && state.checkpoint.as_ref().is_some_and(|cp| cp.seq < seq) {
+                state.checkpoint_reached = true;
+            }
             // An anchored start links to the seal the anchor vouches for; a
             // genesis or checkpoint start to its authentic event's.
             state.prev = state.pending.get(&seq).and_then(|group| {

@@ -159,7 +159,10 @@ impl Envelope {
         // A DEK that authenticates under the keyset but does not parse as a
         // key was not made by an envelope: report it like any bad ciphertext.
         let mut key = parsed.map_err(|_| Error::Decryption)?;
-        let cipher = Cipher::new(self.dek, &key.key_value);
+        // The family (GCM-SIV or GCM) is configuration, as in Tink; the size
+        // is the key's own, so 128-bit data keys open too.
+        let algorithm = Algorithm::for_key(self.dek.type_url(), key.key_value.len());
+        let cipher = algorithm.and_then(|a| Cipher::new(a, &key.key_value));
         key.key_value.zeroize();
         cipher.ok_or(Error::Decryption)
     }

@@ -42,12 +42,20 @@ impl<T> std::fmt::Debug for Secure<T> {
     }
 }
 
-/// The associated data of a secure field.
-fn field_aad(collection: &str, id: &str, path: &str) -> Vec<u8> {
-    let mut aad = Vec::new();
-    for part in ["stream.document", collection, id, path] {
+/// The associated data of a secure field: collection, document id and the
+/// field's path, each length-prefixed; the path as tagged segments (`k` a
+/// field name, `i` an array index) so that `a.0`, `a["0"]` and `"a.0"` differ.
+fn field_aad(collection: &str, id: &str, path: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(32 + collection.len() + id.len() + path.len());
+    for part in [
+        b"stream.document".as_slice(),
+        &[1u8],
+        collection.as_bytes(),
+        id.as_bytes(),
+        path,
+    ] {
         aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        aad.extend_from_slice(part.as_bytes());
+        aad.extend_from_slice(part);
     }
     aad
 }
@@ -80,12 +88,12 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
     /// Stores `value` as document `id` (replacing it): every `clear` is
     /// encrypted into `secure` and removed.
     pub async fn put(&self, id: &str, value: &T) -> Result<()> {
-        let mut document =
-            mongodb::bson::serialize_to_document(value).map_err(|e| self.bad(id, e.to_string()))?;
+        let mut document = mongodb::bson::serialize_to_document(value)
+            .map_err(|_| self.bad(id, "the value does not serialize to a BSON document".into()))?;
         document.remove("_id");
-        seal_fields(&mut document, "", &|path, clear| {
+        seal_fields(&mut document, &[], &|path, clear| {
             let bytes = mongodb::bson::serialize_to_vec(&doc! {"v": clear})
-                .map_err(|e| self.bad(id, e.to_string()))?;
+                .map_err(|_| self.bad(id, "a clear value does not serialize".into()))?;
             let aad = field_aad(self.collection.name(), id, path);
             Ok(self.envelope.encrypt(&bytes, &aad)?)
         })?;
@@ -103,18 +111,24 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
             return Ok(None);
         };
         document.remove("_id");
-        open_fields(&mut document, "", &|path, secure| {
+        open_fields(&mut document, &[], &|path, secure| {
             let aad = field_aad(self.collection.name(), id, path);
             let bytes = self.envelope.decrypt(secure, &aad)?;
-            let wrapper =
-                Document::from_reader(bytes.as_slice()).map_err(|e| self.bad(id, e.to_string()))?;
+            let wrapper = Document::from_reader(bytes.as_slice())
+                .map_err(|_| self.bad(id, "a decrypted value is not BSON".into()))?;
             wrapper
                 .get("v")
                 .cloned()
                 .ok_or_else(|| self.bad(id, "empty secure value".into()))
         })?;
-        let value = mongodb::bson::deserialize_from_document(document)
-            .map_err(|e| self.bad(id, e.to_string()))?;
+        // Serde's message may quote the value it rejected, which can be a
+        // decrypted secret: say only that the shape is wrong.
+        let value = mongodb::bson::deserialize_from_document(document).map_err(|_| {
+            self.bad(
+                id,
+                "the stored document does not have the shape of the type".into(),
+            )
+        })?;
         Ok(Some(value))
     }
 
@@ -127,6 +141,7 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
         while let Some(mut document) = cursor.try_next().await? {
             let id = document.get("_id").cloned().unwrap_or(Bson::Null);
             let mut count = 0;
+            let mut failure = None;
             rewrap_fields(&mut document, &mut |secure| {
                 let (len, rest) = secure.split_first_chunk::<4>()?;
                 let len = u32::from_be_bytes(*len) as usize;
@@ -134,9 +149,23 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
                 if self.envelope.is_wrapped_by_primary(wrapped) {
                     return None;
                 }
-                count += 1;
-                self.envelope.rewrap(secure).ok()
+                match self.envelope.rewrap(secure) {
+                    Ok(rewrapped) => {
+                        count += 1;
+                        Some(rewrapped)
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        None
+                    }
+                }
             });
+            if let Some(e) = failure {
+                // Nothing of this document is written: its fields stay
+                // readable under the old key, and the caller learns that the
+                // old key must not be destroyed yet.
+                return Err(e.into());
+            }
             if count > 0 {
                 self.collection
                     .replace_one(doc! {"_id": id}, document)
@@ -160,12 +189,23 @@ fn is_secure_shape(d: &Document) -> bool {
     !d.is_empty() && d.keys().all(|k| k == "clear" || k == "secure")
 }
 
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
+/// The path of a field: `path || 'k' || u32be(len) || name`.
+fn field_path(path: &[u8], name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len() + 5 + name.len());
+    out.extend_from_slice(path);
+    out.push(b'k');
+    out.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+/// The path of an array element: `path || 'i' || u64be(index)`.
+fn index_path(path: &[u8], index: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len() + 9);
+    out.extend_from_slice(path);
+    out.push(b'i');
+    out.extend_from_slice(&(index as u64).to_be_bytes());
+    out
 }
 
 fn binary(bytes: Vec<u8>) -> Bson {
@@ -175,17 +215,17 @@ fn binary(bytes: Vec<u8>) -> Bson {
     })
 }
 
-type SealFn<'a> = dyn Fn(&str, &Bson) -> Result<Vec<u8>> + 'a;
-type OpenFn<'a> = dyn Fn(&str, &[u8]) -> Result<Bson> + 'a;
+type SealFn<'a> = dyn Fn(&[u8], &Bson) -> Result<Vec<u8>> + 'a;
+type OpenFn<'a> = dyn Fn(&[u8], &[u8]) -> Result<Bson> + 'a;
 
-fn seal_fields(d: &mut Document, path: &str, seal: &SealFn<'_>) -> Result<()> {
+fn seal_fields(d: &mut Document, path: &[u8], seal: &SealFn<'_>) -> Result<()> {
     for (key, value) in d.iter_mut() {
-        seal_value(value, &child_path(path, key), seal)?;
+        seal_value(value, &field_path(path, key), seal)?;
     }
     Ok(())
 }
 
-fn seal_value(value: &mut Bson, path: &str, seal: &SealFn<'_>) -> Result<()> {
+fn seal_value(value: &mut Bson, path: &[u8], seal: &SealFn<'_>) -> Result<()> {
     match value {
         Bson::Document(d) if is_secure_shape(d) => {
             if let Some(clear) = d.remove("clear") {
@@ -197,7 +237,7 @@ fn seal_value(value: &mut Bson, path: &str, seal: &SealFn<'_>) -> Result<()> {
         Bson::Document(d) => seal_fields(d, path, seal),
         Bson::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                seal_value(item, &child_path(path, &i.to_string()), seal)?;
+                seal_value(item, &index_path(path, i), seal)?;
             }
             Ok(())
         }
@@ -205,14 +245,14 @@ fn seal_value(value: &mut Bson, path: &str, seal: &SealFn<'_>) -> Result<()> {
     }
 }
 
-fn open_fields(d: &mut Document, path: &str, open: &OpenFn<'_>) -> Result<()> {
+fn open_fields(d: &mut Document, path: &[u8], open: &OpenFn<'_>) -> Result<()> {
     for (key, value) in d.iter_mut() {
-        open_value(value, &child_path(path, key), open)?;
+        open_value(value, &field_path(path, key), open)?;
     }
     Ok(())
 }
 
-fn open_value(value: &mut Bson, path: &str, open: &OpenFn<'_>) -> Result<()> {
+fn open_value(value: &mut Bson, path: &[u8], open: &OpenFn<'_>) -> Result<()> {
     match value {
         Bson::Document(d) if is_secure_shape(d) => {
             if let Some(Bson::Binary(b)) = d.get("secure") {
@@ -224,7 +264,7 @@ fn open_value(value: &mut Bson, path: &str, open: &OpenFn<'_>) -> Result<()> {
         Bson::Document(d) => open_fields(d, path, open),
         Bson::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                open_value(item, &child_path(path, &i.to_string()), open)?;
+                open_value(item, &index_path(path, i), open)?;
             }
             Ok(())
         }

@@ -63,6 +63,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub(crate) fn duplicate_key_index(error: &mongodb::error::Error) -> Option<usize> {
     use mongodb::error::{ErrorKind, WriteFailure};
     match &*error.kind {
+        // With a write concern error the outcome of what came before the
+        // duplicate is not durable: not a plain lost race.
+        ErrorKind::InsertMany(e) if e.write_concern_error.is_some() => None,
         ErrorKind::InsertMany(e) => e
             .write_errors
             .as_ref()?

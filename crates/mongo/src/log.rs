@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime, Document};
-use mongodb::options::{IndexOptions, WriteConcern};
+use mongodb::options::{CollectionOptions, IndexOptions, ReadConcern, WriteConcern};
 use mongodb::{Collection, Database, IndexModel};
 use rand::Rng as _;
 use stream_chain::{
-    Anchor, ChainId, Chainer, Checkpoint, EventDraft, Head, IntegrityReport, ReportStatus,
-    SealedEvent, Status, Verifier, VerifyReport,
+    Anchor, ChainId, Chainer, Checkpoint, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep,
+    ReportStatus, SealedEvent, Status, Verifier, VerifyReport,
 };
 use tokio::sync::oneshot;
 
@@ -155,15 +155,23 @@ pub struct RotationProgress {
     pub examined: u64,
     /// Records whose data keys were re-wrapped.
     pub rewrapped: u64,
+    /// Records that could not be re-wrapped (malformed, or their key is not
+    /// in the keyset): the old key must stay until they are dealt with.
+    pub failed: u64,
 }
 
-/// The event log of one database.
+/// The event log of one database. Cheap to clone (clones share the
+/// connection pool, the chainer and the group commit).
+#[derive(Clone)]
 pub struct EventLog {
     events: Collection<Document>,
+    /// The same collection read with majority read concern: what is
+    /// acknowledged after an unknown outcome must not be rolled back.
+    events_majority: Collection<Document>,
     reports: Collection<Document>,
-    chainer: RwLock<Chainer>,
-    writers: Mutex<HashMap<ChainId, Arc<Writer>>>,
-    config: LogConfig,
+    chainer: Arc<RwLock<Chainer>>,
+    writers: Arc<Mutex<HashMap<ChainId, Arc<Writer>>>>,
+    config: Arc<LogConfig>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -183,12 +191,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl EventLog {
     /// The log in `database`, sealing with `chainer`.
     pub fn new(database: &Database, chainer: Chainer, config: LogConfig) -> EventLog {
+        let majority = CollectionOptions::builder()
+            .read_concern(ReadConcern::majority())
+            .build();
         EventLog {
             events: database.collection(&config.events),
+            events_majority: database.collection_with_options(&config.events, majority),
             reports: database.collection(&config.reports),
-            chainer: RwLock::new(chainer),
-            writers: Mutex::new(HashMap::new()),
-            config,
+            chainer: Arc::new(RwLock::new(chainer)),
+            writers: Arc::new(Mutex::new(HashMap::new())),
+            config: Arc::new(config),
         }
     }
 
@@ -291,13 +303,18 @@ impl EventLog {
             done: Vec::new(),
             reply,
         });
-        {
+        // The commit runs in its own task: a caller that gives up (a
+        // timeout, a dropped future) cannot cancel the writes of the others
+        // committed with it.
+        let log = self.clone();
+        let id = chain.clone();
+        tokio::spawn(async move {
             let mut head = writer.head.lock().await;
             let jobs = std::mem::take(&mut *lock(&writer.queue));
             if !jobs.is_empty() {
-                self.commit(chain, &mut head, jobs).await;
+                log.commit(&id, &mut head, jobs).await;
             }
-        }
+        });
         let result = answer.await.unwrap_or_else(|_| {
             Err(Error::Malformed {
                 chain: Some(chain.to_string()),
@@ -354,19 +371,23 @@ impl EventLog {
             let conflict = error
                 .as_ref()
                 .is_some_and(|e| duplicate_key_index(e).is_some());
-            let inserted = match (&error, conflict) {
-                (Some(_), false) => {
-                    // Unknown outcome (connection lost, server restarting):
-                    // ask the database which of ours were written.
-                    match self.count_written(chain, &sealed[inserted..]).await {
-                        Ok(more) => inserted + more,
-                        Err(e) => {
-                            *head = None;
-                            return fail_all(jobs, &e);
-                        }
+            let failure = match (&error, conflict) {
+                (Some(e), false) => Some(Error::Database(e.clone())),
+                _ => None,
+            };
+            let inserted = if failure.is_some() {
+                // Unknown outcome (connection lost, server restarting, write
+                // concern not satisfied): ask the database, at majority read
+                // concern, which of ours are durably written.
+                match self.count_written(chain, &sealed[inserted..]).await {
+                    Ok(more) => inserted + more,
+                    Err(e) => {
+                        *head = None;
+                        return fail_all(jobs, &e);
                     }
                 }
-                _ => inserted,
+            } else {
+                inserted
             };
             let last_written = inserted.checked_sub(1).map(|i| Head::after(&sealed[i].1));
             // Hand the written events to their jobs; drop their drafts.
@@ -386,8 +407,14 @@ impl EventLog {
                 *head = last_written;
                 return;
             }
-            // Someone else wrote at our position: reload and try again.
             *head = None;
+            if let Some(e) = failure {
+                // Not a lost race: retrying would not help (or the server
+                // is away). What was written is acknowledged above; the rest
+                // fails, unwritten, and the callers may retry.
+                return fail_all(jobs, &e);
+            }
+            // Someone else wrote at our position: reload and try again.
             if attempts >= self.config.max_attempts {
                 let e = Error::Contention {
                     chain: chain.to_string(),
@@ -425,7 +452,7 @@ impl EventLog {
             return Ok(0);
         };
         let mut cursor = self
-            .events
+            .events_majority
             .find(doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(first.seq), "$lte": seq_to_bson(last.seq)}})
             .projection(doc! {"seq": 1, "seal": 1})
             .sort(doc! {"seq": 1})
@@ -639,16 +666,26 @@ impl EventLog {
         chain: &ChainId,
         now_ms: i64,
     ) -> Result<Option<IntegrityReport>> {
-        let last = self.reports_of(chain, 1).await?.into_iter().next();
-        let from = last.map_or(1, |(r, _)| r.to_seq + 1);
-        let Some(head) = self.head(chain).await? else {
-            return Ok(None);
-        };
-        if head.seq < from {
-            return Ok(None);
+        // Only an authentic report may set where the next one starts: a
+        // forged one must not make the next reports skip events.
+        let last = self
+            .reports_of(chain, 100)
+            .await?
+            .into_iter()
+            .find(|(_, status)| *status != ReportStatus::ReportIntegrityFailure)
+            .map(|(r, _)| r.to_seq);
+        let from = last.map_or(1, |to| to.saturating_add(1));
+        let head = self.head(chain).await?.map_or(0, |h| h.seq);
+        if head < from {
+            return match last {
+                // The events up to the last report's end are gone (tail
+                // deleted): report it, over the position that vanished.
+                Some(to) if head < to => self.report_range(chain, to, to, now_ms).await.map(Some),
+                _ => Ok(None),
+            };
         }
         let first = self.first_seq(chain).await?.unwrap_or(1).max(from);
-        self.report_range(chain, first, head.seq, now_ms)
+        self.report_range(chain, first, head, now_ms)
             .await
             .map(Some)
     }
@@ -717,25 +754,44 @@ impl EventLog {
         let Some(head) = self.head(chain).await? else {
             return Ok(PurgeOutcome::default());
         };
-        let Some(first) = self.first_seq(chain).await? else {
-            return Ok(PurgeOutcome::default());
-        };
-        // The first event not expired (or the head).
-        let keep = self
+        // Walk from the oldest event, verifying each and reading expiry
+        // from its sealed `removeAt`: a forged `removeAt` or a deleted event
+        // refuses the purge instead of being covered by a genuine anchor.
+        let chainer = self.chainer();
+        let mut scan = PurgeScan::new(chainer.secrets(), now_ms);
+        // An interrupted purge left events below its anchor: resume it.
+        let anchored = self
             .events
-            .find_one(doc! {
-                "chain": chain.as_str(),
-                "$or": [
-                    {"removeAt": {"$exists": false}},
-                    {"removeAt": null},
-                    {"removeAt": {"$gt": DateTime::from_millis(now_ms)}},
-                ],
-            })
+            .find_one(doc! {"chain": chain.as_str(), "anchor": {"$type": "object"}})
+            .sort(doc! {"seq": -1})
+            .await?;
+        if let Some(d) = anchored {
+            let event = event_from_document(&d)?;
+            if event
+                .anchor
+                .as_ref()
+                .is_some_and(|a| a.is_valid_for(&event, chainer.secrets()))
+            {
+                scan = scan.resuming_below(event.seq);
+            }
+        }
+        let mut cursor = self
+            .events
+            .find(doc! {"chain": chain.as_str()})
             .sort(doc! {"seq": 1})
             .await?;
-        let keep = match keep {
-            Some(d) => event_from_document(&d)?,
-            None => head,
+        let mut first = None;
+        let mut keep = None;
+        while let Some(d) = cursor.try_next().await? {
+            let event = event_from_document(&d)?;
+            first.get_or_insert(event.seq);
+            if scan.step(&event, event.seq >= head.seq)? == PurgeStep::Keep {
+                keep = Some(event);
+                break;
+            }
+        }
+        let (Some(first), Some(keep)) = (first, keep) else {
+            return Ok(PurgeOutcome::default());
         };
         if keep.seq <= first {
             return Ok(PurgeOutcome {
@@ -743,7 +799,6 @@ impl EventLog {
                 first_kept: Some(first),
             });
         }
-        let chainer = self.chainer();
         let anchor = Anchor::new(&keep, now_ms, chainer.secrets().current());
         self.events
             .update_one(
@@ -782,8 +837,25 @@ impl EventLog {
             .await?;
         while let Some(d) = cursor.try_next().await? {
             state.examined += 1;
-            let mut event = event_from_document(&d)?;
-            if chainer.rewrap(&mut event)? > 0 {
+            if state.examined.is_multiple_of(1000) {
+                progress(&state);
+            }
+            // One bad record must not stop the job forever at the same
+            // place: it is counted, logged and skipped (its keys stay under
+            // the old primary, which must then not be destroyed).
+            let rewrapped = event_from_document(&d)
+                .map_err(Error::from)
+                .and_then(|mut event| Ok((chainer.rewrap(&mut event)?, event)));
+            let event = match rewrapped {
+                Ok((0, _)) => continue,
+                Ok((_, event)) => event,
+                Err(e) => {
+                    state.failed += 1;
+                    tracing::warn!(chain = ?d.get_str("chain").ok(), seq = ?d.get("seq"), error = %e, "rotation skipped a record");
+                    continue;
+                }
+            };
+            {
                 let details = event_to_document(&event)
                     .get("details")
                     .cloned()
@@ -796,14 +868,12 @@ impl EventLog {
                     .await?;
                 state.rewrapped += 1;
             }
-            if state.examined % 1000 == 0 {
-                progress(&state);
-            }
         }
         progress(&state);
         tracing::info!(
             examined = state.examined,
             rewrapped = state.rewrapped,
+            failed = state.failed,
             "keyset rotation of events"
         );
         Ok(state)

@@ -1,0 +1,100 @@
+//! Retention: deciding, from sealed data only, which events may be purged.
+
+use crate::error::{Error, Result};
+use crate::event::{SealedEvent, GENESIS_SEQ};
+use crate::secret::{Seal, SealSecrets};
+
+/// What to do with the event just checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PurgeStep {
+    /// Expired (by its sealed `removeAt`) and verified: it may go.
+    Purge,
+    /// The first event to keep: the anchor goes on it.
+    Keep,
+}
+
+/// Walks a chain from its first stored event, oldest first, and decides
+/// what a purge may delete. Every event is verified on the way (its own
+/// seal, its link to the one before, a legitimate start), and expiry is
+/// read from the *sealed* `removeAt`, so that someone who can write to the
+/// database cannot make the purge delete events early, or cover a deletion
+/// with a genuine anchor. Any doubt refuses the purge.
+#[derive(Debug)]
+pub struct PurgeScan<'a> {
+    secrets: &'a SealSecrets,
+    now_ms: i64,
+    expected: Option<(u64, Seal)>,
+    anchored_at: Option<u64>,
+}
+
+impl<'a> PurgeScan<'a> {
+    /// A scan purging what expired before `now_ms`.
+    pub fn new(secrets: &'a SealSecrets, now_ms: i64) -> PurgeScan<'a> {
+        PurgeScan {
+            secrets,
+            now_ms,
+            expected: None,
+            anchored_at: None,
+        }
+    }
+
+    /// Resumes an interrupted purge: the event at `seq` carries a valid
+    /// retention anchor (checked by the caller with
+    /// [`Anchor::is_valid_for`](crate::Anchor::is_valid_for)), so the events
+    /// still stored below it were already decided purgeable. They must still
+    /// verify and link up to it.
+    pub fn resuming_below(mut self, seq: u64) -> PurgeScan<'a> {
+        self.anchored_at = Some(seq);
+        self
+    }
+
+    /// Checks the next event (in sequence order); `is_head` for the newest
+    /// event of the chain, which is always kept.
+    ///
+    /// # Errors
+    /// [`Error::PurgeRefused`] naming the event when it is not authentic,
+    /// does not link to the one before, or the chain does not start at
+    /// genesis or a valid anchor.
+    pub fn step(&mut self, event: &SealedEvent, is_head: bool) -> Result<PurgeStep> {
+        let refuse = |reason: &str| Error::PurgeRefused {
+            chain: event.chain.to_string(),
+            seq: event.seq,
+            reason: reason.to_owned(),
+        };
+        let secret = self
+            .secrets
+            .get(event.secret_id)
+            .ok_or_else(|| refuse("sealed by an unknown secret"))?;
+        if event.compute_seal(secret) != event.seal {
+            return Err(refuse("its seal does not match its content"));
+        }
+        match self.expected {
+            None => {
+                let genesis = event.seq == GENESIS_SEQ && event.prev == Seal::GENESIS;
+                let anchored = event
+                    .anchor
+                    .as_ref()
+                    .is_some_and(|a| a.is_valid_for(event, self.secrets));
+                let below_anchor = self.anchored_at.is_some_and(|at| event.seq < at);
+                if !(genesis || anchored || below_anchor) {
+                    return Err(refuse(
+                        "the chain starts neither at genesis nor at a valid anchor",
+                    ));
+                }
+            }
+            Some((seq, prev)) => {
+                if event.seq != seq || event.prev != prev {
+                    return Err(refuse("it does not follow the event before"));
+                }
+            }
+        }
+        self.expected = Some((event.seq.saturating_add(1), event.seal));
+        let expired = event.remove_at_ms.is_some_and(|at| at <= self.now_ms)
+            || self.anchored_at.is_some_and(|at| event.seq < at);
+        Ok(if expired && !is_head {
+            PurgeStep::Purge
+        } else {
+            PurgeStep::Keep
+        })
+    }
+}
