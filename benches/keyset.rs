@@ -13,6 +13,14 @@
 //!   reverse, on the same ciphertexts.
 //!
 //! `cargo bench --bench keyset -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Both sides run the same `aes`/`aes-gcm-siv` code, instantiated in two
+//! crates (`stream-keyset` and this bench). On CPUs with AVX-512 VAES, `aes`
+//! 0.9 broadcasts the round keys on every call, even for one block; whether
+//! that is optimized away depends on how each crate is split in codegen
+//! units, and the outcome can move either side by 1.3-1.5x after an
+//! unrelated change. For a stable comparison, add
+//! `--config profile.bench.codegen-units=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

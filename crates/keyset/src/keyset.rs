@@ -23,7 +23,7 @@ pub struct KeyId(pub u32);
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        f.pad(&self.0.to_string())
     }
 }
 
@@ -109,7 +109,7 @@ impl Algorithm {
 
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -168,7 +168,7 @@ impl OutputPrefix {
 
 impl fmt::Display for OutputPrefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             OutputPrefix::Tink => "TINK",
             OutputPrefix::Legacy => "LEGACY",
             OutputPrefix::Raw => "RAW",
@@ -202,7 +202,7 @@ impl KeyStatus {
 
 impl fmt::Display for KeyStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             KeyStatus::Enabled => "ENABLED",
             KeyStatus::Disabled => "DISABLED",
             KeyStatus::Destroyed => "DESTROYED",
