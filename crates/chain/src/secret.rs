@@ -44,7 +44,14 @@ impl Seal {
 
 impl PartialEq for Seal {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        // Branch-free OR of the XORs, then one constant-time test: subtle's
+        // slice `ct_eq` pays an optimisation barrier per byte (32 here).
+        let diff = self
+            .0
+            .iter()
+            .zip(&other.0)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        diff.ct_eq(&0).into()
     }
 }
 
@@ -148,6 +155,29 @@ impl SealSecret {
     /// The secret's id.
     pub fn id(&self) -> SecretId {
         self.id
+    }
+
+    /// HMAC-SHA256 of what `write` puts into the sink, and how many bytes
+    /// it put: the verifier's seal check and byte count in one pass.
+    pub(crate) fn seal_counted(&self, write: impl FnOnce(&mut dyn Sink)) -> (Seal, u64) {
+        struct Counted<'a> {
+            mac: &'a mut HmacSha256,
+            len: u64,
+        }
+        impl Sink for Counted<'_> {
+            fn put(&mut self, bytes: &[u8]) {
+                self.len += bytes.len() as u64;
+                self.mac.update(bytes);
+            }
+        }
+        let mut mac = self.keyed.clone();
+        let mut sink = Counted {
+            mac: &mut mac,
+            len: 0,
+        };
+        write(&mut sink);
+        let len = sink.len;
+        (Seal(mac.finalize().into_bytes().into()), len)
     }
 
     /// HMAC-SHA256 of what `write` puts into the sink.

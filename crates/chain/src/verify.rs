@@ -381,14 +381,24 @@ impl Verifier {
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
         self.records += 1;
-        self.sealed_bytes += event.sealed_len();
-        let auth = if event.version != FORMAT_VERSION {
-            Auth::Malformed(format!("unknown format version {}", event.version))
-        } else {
-            match self.secrets.get(event.secret_id) {
-                None => Auth::UnknownSecret,
-                Some(secret) if event.compute_seal(secret) == event.seal => Auth::Authentic,
-                Some(_) => Auth::BadSeal,
+        let auth = match self.secrets.get(event.secret_id) {
+            _ if event.version != FORMAT_VERSION => {
+                self.sealed_bytes += event.sealed_len();
+                Auth::Malformed(format!("unknown format version {}", event.version))
+            }
+            None => {
+                self.sealed_bytes += event.sealed_len();
+                Auth::UnknownSecret
+            }
+            Some(secret) => {
+                // One pass over the canonical bytes: seal and byte count.
+                let (seal, len) = secret.seal_counted(|s| event.write_canonical(s));
+                self.sealed_bytes += len;
+                if seal == event.seal {
+                    Auth::Authentic
+                } else {
+                    Auth::BadSeal
+                }
             }
         };
         // A valid anchor stands for its position whatever the event there
@@ -435,6 +445,16 @@ impl Verifier {
         state.summary.events += 1;
         if state.start != Start::NotStarted && seq < state.next {
             self.late(chain, seq, link);
+            return;
+        }
+        if state.start != Start::NotStarted
+            && seq == state.next
+            && state.pending.is_empty()
+            && link.auth == Auth::Authentic
+        {
+            // In order with nothing pending (the common case): what `drain`
+            // would do at once, without the pending map and its `Vec`.
+            self.process(&chain, seq, std::slice::from_ref(&link));
             return;
         }
         state.pending.entry(seq).or_default().push(link);
@@ -513,7 +533,7 @@ impl Verifier {
                     return;
                 };
                 state.pending_len -= group.len();
-                self.process(chain, lowest, group);
+                self.process(chain, lowest, &group);
             } else if all || state.pending_len > window {
                 // Events next..lowest-1 did not come within the window.
                 let from = state.next;
@@ -569,7 +589,7 @@ impl Verifier {
         }
     }
 
-    fn process(&mut self, chain: &ChainId, seq: u64, group: Vec<Link>) {
+    fn process(&mut self, chain: &ChainId, seq: u64, group: &[Link]) {
         let mut findings: Vec<FindingKind> = Vec::new();
         let window = self.window;
         let state = self.state(chain);
