@@ -231,19 +231,23 @@ impl EventStore {
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<SealedEvent>> {
         let chain = chain_id(chain)?;
-        let started = Instant::now();
-        let count = drafts.len();
+        // The MongoDB log traces its own appends; the memory log's are
+        // traced here, once.
         let events = match &self.backend {
-            Backend::Memory(log) => memory(log).append(&self.chainer(), &chain, &drafts)?,
             Backend::Mongo(m) => m.log.append_batch(&chain, drafts).await?,
+            Backend::Memory(log) => {
+                let started = Instant::now();
+                let events = memory(log).append(&self.chainer(), &chain, &drafts)?;
+                tracing::debug!(
+                    chain = %chain,
+                    events = events.len(),
+                    first_seq = events.first().map(|e| e.seq),
+                    micros = started.elapsed().as_micros() as u64,
+                    "appended"
+                );
+                events
+            }
         };
-        tracing::debug!(
-            chain = %chain,
-            events = count,
-            first_seq = events.first().map(|e| e.seq),
-            micros = started.elapsed().as_micros() as u64,
-            "append"
-        );
         Ok(events)
     }
 
@@ -299,18 +303,20 @@ impl EventStore {
     /// Verifies every chain (or one).
     pub async fn verify(&self, chain: Option<&str>) -> Result<VerifyReport> {
         let chain = chain.map(chain_id).transpose()?;
-        let started = Instant::now();
-        let report = match &self.backend {
-            Backend::Memory(log) => memory(log).verify(&self.chainer(), chain.as_ref()),
+        Ok(match &self.backend {
             Backend::Mongo(m) => m.log.verify(chain.as_ref()).await?,
-        };
-        tracing::info!(
-            records = report.records,
-            findings = report.total_findings,
-            millis = started.elapsed().as_millis() as u64,
-            "verify"
-        );
-        Ok(report)
+            Backend::Memory(log) => {
+                let started = Instant::now();
+                let report = memory(log).verify(&self.chainer(), chain.as_ref());
+                tracing::info!(
+                    records = report.records,
+                    findings = report.total_findings,
+                    millis = started.elapsed().as_millis() as u64,
+                    "verified"
+                );
+                report
+            }
+        })
     }
 
     /// Verifies `chain` and returns a sealed checkpoint of its head, to keep
@@ -441,23 +447,24 @@ impl EventStore {
         let progress = match &self.backend {
             Backend::Memory(log) => {
                 let (examined, rewrapped) = memory(log).rewrap(&chainer)?;
+                tracing::info!(
+                    examined,
+                    rewrapped,
+                    millis = started.elapsed().as_millis() as u64,
+                    "keyset rotation of events"
+                );
                 RotationProgress {
                     examined,
                     rewrapped,
                     failed: 0,
                 }
             }
+            // The MongoDB log traces its own rotation.
             Backend::Mongo(m) => {
                 m.log.set_chainer(chainer);
                 m.log.rewrap_events(|_| {}).await?
             }
         };
-        tracing::info!(
-            examined = progress.examined,
-            rewrapped = progress.rewrapped,
-            millis = started.elapsed().as_millis() as u64,
-            "keyset rotation"
-        );
         Ok(progress)
     }
 
