@@ -147,7 +147,8 @@ impl EventStore {
         config: LogConfig,
     ) -> Result<EventStore> {
         let chainer = chainer_for(keyset.as_ref(), secrets)?;
-        let (client, database) = stream_mongo::connect(uri).await?;
+        let (client, database) =
+            stream_mongo::connect_with(uri, config.server_selection_timeout).await?;
         let log = EventLog::new(&database, chainer.clone(), config);
         log.ensure_indexes().await?;
         Ok(EventStore {

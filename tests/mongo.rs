@@ -527,7 +527,13 @@ async fn bad_input_gives_typed_errors() {
     let log = log_on(&db, chainer_with(&keyset()));
     let err = log.append(&chain("x"), draft(1, false)).await.unwrap_err();
     assert!(
-        matches!(err, stream_store::mongo::Error::Database(_)),
+        matches!(
+            err,
+            stream_store::mongo::Error::Unavailable {
+                outcome: stream_store::mongo::Outcome::NotWritten,
+                ..
+            }
+        ),
         "{err}"
     );
 
@@ -548,15 +554,49 @@ async fn bad_input_gives_typed_errors() {
     let err = log.append(&c, draft(6, false)).await.unwrap_err();
     assert!(
         matches!(
-            err,
-            stream_store::mongo::Error::Malformed { seq: Some(6), .. }
+            &err,
+            stream_store::mongo::Error::HeadRejected { seq: 6, chain, .. } if chain == "ca"
         ),
         "{err}"
+    );
+    assert!(
+        err.to_string().contains("quarantine"),
+        "says what to do: {err}"
     );
     let report = log.verify(Some(&c)).await.unwrap();
     assert!(matches!(
         report.first_error().map(|f| (&f.kind, f.seq)),
         Some((FindingKind::Malformed(_), Some(6)))
+    ));
+    // An authentic event is never quarantined; an empty position neither.
+    let refused = log.quarantine(&c, 5, "test").await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            stream_store::mongo::Error::NotQuarantinable { seq: 5, .. }
+        ),
+        "{refused}"
+    );
+    let refused = log.quarantine(&c, 60, "test").await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            stream_store::mongo::Error::NotQuarantinable { seq: 60, .. }
+        ),
+        "{refused}"
+    );
+    // The way out: move the foreign record aside; the chain continues from
+    // its last authentic event, and verification still reports it.
+    log.quarantine(&c, 6, "foreign record, ticket 42")
+        .await
+        .unwrap();
+    let sixth = log.append(&c, draft(6, false)).await.unwrap();
+    assert_eq!(sixth.seq, 6);
+    let report = log.verify(Some(&c)).await.unwrap();
+    assert_eq!(report.errors, 1, "{report:?}");
+    assert!(matches!(
+        report.first_error().map(|f| (&f.kind, f.seq)),
+        Some((FindingKind::Malformed(why), Some(6))) if why.contains("quarantined")
     ));
     // A draft that cannot be sealed (sensitive, no keyset) fails alone.
     let plain = log_on(&t.db, Chainer::new(secrets(), None));

@@ -377,6 +377,15 @@ impl SealedEvent {
         secret.seal(|s| self.write_canonical(s))
     }
 
+    /// Whether its seal is valid under the secret it names (one HMAC,
+    /// compared in constant time). Says nothing of its link: that is the
+    /// verifier's, over the chain.
+    pub fn seal_is_valid(&self, secrets: &crate::SealSecrets) -> bool {
+        secrets
+            .get(self.secret_id)
+            .is_some_and(|secret| self.compute_seal(secret) == self.seal)
+    }
+
     /// The detail with this key.
     pub fn detail(&self, key: &str) -> Option<&DetailValue> {
         self.details.iter().find(|d| d.key == key).map(|d| &d.value)

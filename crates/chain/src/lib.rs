@@ -57,6 +57,6 @@ pub use crate::report::{IntegrityReport, ReportStatus};
 pub use crate::retention::{PurgeScan, PurgeStep};
 pub use crate::secret::{Seal, SealSecret, SealSecrets, SecretId, MIN_SECRET_LEN};
 pub use crate::verify::{
-    ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_MAX_FINDINGS,
-    DEFAULT_WINDOW,
+    ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,
+    DEFAULT_MAX_FINDINGS, DEFAULT_WINDOW,
 };

@@ -11,6 +11,12 @@ use crate::secret::{Seal, SealSecrets};
 /// an event of a chain may arrive (dumps of several writers are only nearly
 /// sorted).
 pub const DEFAULT_WINDOW: usize = 4096;
+
+/// How far (ms) a timestamp may go back before it is a warning: pods'
+/// clocks differ by milliseconds under NTP, and an event waits for its
+/// pod's turn on a shared chain (well under a second) after it was
+/// timestamped. See [`Verifier::with_clock_skew_ms`].
+pub const DEFAULT_CLOCK_SKEW_MS: i64 = 5_000;
 /// Default number of findings kept (all are counted).
 pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
 
@@ -276,6 +282,7 @@ pub struct Verifier {
     secrets: SealSecrets,
     window: usize,
     max_findings: usize,
+    clock_skew_ms: i64,
     chains: HashMap<ChainId, ChainState>,
     checkpoints: HashMap<ChainId, Checkpoint>,
     findings: Vec<Finding>,
@@ -302,6 +309,7 @@ impl Verifier {
             secrets,
             window: DEFAULT_WINDOW,
             max_findings: DEFAULT_MAX_FINDINGS,
+            clock_skew_ms: DEFAULT_CLOCK_SKEW_MS,
             chains: HashMap::new(),
             checkpoints: HashMap::new(),
             findings: Vec::new(),
@@ -315,6 +323,16 @@ impl Verifier {
     /// Sets the reordering window (events per chain; at least 1).
     pub fn with_window(mut self, window: usize) -> Verifier {
         self.window = window.max(1);
+        self
+    }
+
+    /// Sets how far (ms) an event's timestamp may be before its
+    /// predecessor's without a [`FindingKind::TimestampBackwards`] warning:
+    /// the clocks of the pods sharing a chain differ, and an event waits
+    /// for its pod's turn after it was timestamped. The timestamp is
+    /// sealed, so a moved one is a modification whatever this tolerance.
+    pub fn with_clock_skew_ms(mut self, tolerance_ms: i64) -> Verifier {
+        self.clock_skew_ms = tolerance_ms.max(0);
         self
     }
 
@@ -592,6 +610,7 @@ impl Verifier {
     fn process(&mut self, chain: &ChainId, seq: u64, group: &[Link]) {
         let mut findings: Vec<FindingKind> = Vec::new();
         let window = self.window;
+        let skew = self.clock_skew_ms;
         let state = self.state(chain);
         // Choose the event that stands at this position: an authentic one
         // linking to the known predecessor, else any authentic one, else
@@ -630,7 +649,7 @@ impl Verifier {
         }
         if primary_authentic {
             if let Some(last) = state.last_ts {
-                if primary.timestamp_ms < last {
+                if primary.timestamp_ms < last.saturating_sub(skew) {
                     findings.push(FindingKind::TimestampBackwards);
                 }
             }

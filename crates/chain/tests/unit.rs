@@ -494,7 +494,9 @@ fn a_timestamp_going_backwards_is_a_warning_only() {
     let secrets = secrets();
     let chainer = Chainer::new(secrets.clone(), None);
     let mut head = Head::genesis(chain("ca"));
-    let events: Vec<SealedEvent> = [10, 20, 15, 30, 30]
+    // Back by more than the default tolerance (pods' clocks) at seq 3.
+    let skew = stream_chain::DEFAULT_CLOCK_SKEW_MS;
+    let events: Vec<SealedEvent> = [skew + 10, skew + 20, 15, skew + 30, skew + 30]
         .into_iter()
         .map(|ts| chainer.seal(&mut head, &draft(T0 + ts)).unwrap())
         .collect();
@@ -508,6 +510,36 @@ fn a_timestamp_going_backwards_is_a_warning_only() {
     assert!(report.findings[0].kind.is_warning());
     assert_eq!(report.chains[0].warnings, 1);
     assert_eq!(report.chains[0].errors, 0);
+}
+
+#[test]
+fn clock_skew_within_the_tolerance_is_no_warning_and_beyond_it_is() {
+    let secrets = secrets();
+    let chainer = Chainer::new(secrets.clone(), None);
+    let mut head = Head::genesis(chain("ca"));
+    // Three pods whose clocks differ by up to 2 s, interleaved.
+    let events: Vec<SealedEvent> = [1_000, 3_000, 1_001, 2_000, 3_001, 1_002]
+        .into_iter()
+        .map(|ts| chainer.seal(&mut head, &draft(T0 + ts)).unwrap())
+        .collect();
+    let report = verify_all(&secrets, &events);
+    assert_eq!(report.total_findings, 0, "{}", describe(&report));
+    // The same events with a tolerance of 1 s: the 2 s steps back warn.
+    let strict = verify(
+        Verifier::new(secrets.clone()).with_clock_skew_ms(1_000),
+        &events,
+    );
+    let warned: Vec<Option<u64>> = strict.findings.iter().map(|f| f.seq).collect();
+    assert_eq!(warned, vec![Some(3), Some(6)], "{}", describe(&strict));
+    assert!(strict
+        .findings
+        .iter()
+        .all(|f| f.kind == FindingKind::TimestampBackwards));
+    // A timestamp moved by someone without the secret is a modification.
+    let mut moved = events.clone();
+    moved[2].timestamp_ms = T0 + 3_000;
+    let report = verify_all(&secrets, &moved);
+    assert_eq!(report.first_error().map(|f| f.seq), Some(Some(3)));
 }
 
 #[test]

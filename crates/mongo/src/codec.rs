@@ -58,6 +58,7 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         })
         .collect();
     let mut document = doc! {
+        "_id": event_doc_id(&event.chain, event.seq),
         "v": i32::from(event.version),
         "chain": event.chain.as_str(),
         "seq": seq_to_bson(event.seq),
@@ -90,6 +91,16 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         document.insert("anchor", anchor_to_document(anchor));
     }
     document
+}
+
+/// The `_id` of the document of event `seq` of `chain`:
+/// `<byte length of chain>:<chain>#<seq>`, unambiguous for any chain id.
+/// A point lookup by `_id` is O(1) on every MongoDB-compatible server,
+/// without relying on a query planner (FerretDB scans for anything else).
+/// Derived, not sealed: the unique `(chain, seq)` index stays what
+/// correctness rests on, and the codec ignores `_id` when reading.
+pub fn event_doc_id(chain: &ChainId, seq: u64) -> String {
+    format!("{}:{}#{seq}", chain.as_str().len(), chain.as_str())
 }
 
 /// The search term of a public detail (field `terms`).

@@ -18,6 +18,65 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
+    /// An operation did not finish within its deadline
+    /// ([`LogConfig::operation_timeout`](crate::LogConfig)).
+    #[error("chain `{chain}`: {operation} did not finish within {waited_ms} ms; {outcome}")]
+    Timeout {
+        /// The chain.
+        chain: String,
+        /// What was being done (`append`, `waiting for the chain's turn`, ...).
+        operation: &'static str,
+        /// How long it waited.
+        waited_ms: u64,
+        /// Whether the events may have been stored.
+        outcome: Outcome,
+    },
+    /// The server could not be reached, or the connection failed, during an
+    /// append.
+    #[error("chain `{chain}`: the database is unavailable ({source}); {outcome}")]
+    Unavailable {
+        /// The chain.
+        chain: String,
+        /// Whether the events may have been stored.
+        outcome: Outcome,
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+    /// The server named by the connection string did not answer in time
+    /// (start-up).
+    #[error("cannot reach MongoDB at {hosts} within {waited_ms} ms: {source}; check the host, the port, TLS and credentials of MONGODB_URI")]
+    Unreachable {
+        /// The hosts of the connection string (never its credentials).
+        hosts: String,
+        /// How long it waited.
+        waited_ms: u64,
+        /// The driver's error.
+        #[source]
+        source: mongodb::error::Error,
+    },
+    /// The newest stored record of a chain is not an authentic event:
+    /// nothing is linked to it, so the chain takes no appends until an
+    /// operator deals with it.
+    #[error("chain `{chain}`: the stored head {chain}#{seq} is not an authentic event ({reason}); nothing was appended. Verify the chain, then move the record aside with `EventLog::quarantine` (quickstart --quarantine {seq}); appends then continue from the last authentic event")]
+    HeadRejected {
+        /// The chain.
+        chain: String,
+        /// The sequence number the record claims.
+        seq: u64,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A record asked to be quarantined is authentic, or absent.
+    #[error("chain `{chain}`, seq {seq}: not quarantined: {reason}")]
+    NotQuarantinable {
+        /// The chain.
+        chain: String,
+        /// The sequence number.
+        seq: u64,
+        /// Why not.
+        reason: String,
+    },
     /// A stored event could not be read.
     #[error("malformed event in the collection (chain {chain:?}, seq {seq:?}): {reason}")]
     Malformed {
@@ -56,12 +115,46 @@ impl From<crate::codec::Malformed> for Error {
     }
 }
 
+/// Whether a failed append may have stored its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// None of the events was stored: retrying appends them once.
+    NotWritten,
+    /// Some or all may be stored (the write reached the server but no
+    /// answer came back, and the check afterwards could not decide): read
+    /// the chain before retrying, or the events may be stored twice.
+    Unknown,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::NotWritten => "nothing was stored; retrying is safe",
+            Outcome::Unknown => {
+                "the outcome is unknown: the events may be stored; read the chain before retrying"
+            }
+        })
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Whether a driver error is a duplicate key (code 11000) on insert.
+/// Whether a driver error is a duplicate key (code 11000) on insert from
+/// one of the indexes that place an event (`_id`, derived from chain and
+/// seq, or the unique `chain_seq`): a lost race. Returns the position of
+/// the document that collided. A duplicate on any other unique index (one
+/// an operator added) is not a race: retrying would not help.
 pub(crate) fn duplicate_key_index(error: &mongodb::error::Error) -> Option<usize> {
     use mongodb::error::{ErrorKind, WriteFailure};
+    let placing = |message: &str| match index_named(message) {
+        Some(name) => name == "_id_" || name == "chain_seq",
+        // A server that does not name the index (none seen so far): the
+        // caller re-reads the position before linking, so a wrong guess
+        // costs a retry, never a fork.
+        None => true,
+    };
     match &*error.kind {
         // With a write concern error the outcome of what came before the
         // duplicate is not durable: not a plain lost race.
@@ -71,8 +164,17 @@ pub(crate) fn duplicate_key_index(error: &mongodb::error::Error) -> Option<usize
             .as_ref()?
             .iter()
             .find(|w| w.code == 11000)
+            .filter(|w| placing(&w.message))
             .map(|w| w.index),
-        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000 => Some(0),
+        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000 && placing(&w.message) => {
+            Some(0)
+        }
         _ => None,
     }
+}
+
+/// The index a duplicate-key message names (`... index: NAME dup key ...`).
+pub(crate) fn index_named(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once("index: ")?;
+    rest.split_whitespace().next()
 }

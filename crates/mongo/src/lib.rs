@@ -35,9 +35,10 @@ mod documents;
 mod error;
 mod log;
 mod reports;
+mod turn;
 
 pub use crate::documents::{SealedDocuments, Secure};
-pub use crate::error::{Error, Result};
+pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
     EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery,
 };
@@ -48,11 +49,68 @@ pub use mongodb;
 pub const DEFAULT_DATABASE: &str = "stream";
 
 /// Connects to `uri` and returns the client and the database the URI names
-/// (`stream` if it names none).
+/// (`stream` if it names none), with the default server-selection timeout
+/// of [`LogConfig`]. Connecting does not wait for the server: see
+/// [`connect_with`].
 pub async fn connect(uri: &str) -> Result<(mongodb::Client, mongodb::Database)> {
-    let options = mongodb::options::ClientOptions::parse(uri)
+    let options = client_options(uri, LogConfig::default().server_selection_timeout).await?;
+    open(options)
+}
+
+/// Connects to `uri` with `selection_timeout` (unless the URI sets
+/// `serverSelectionTimeoutMS`) and checks that a server answers within it:
+/// an unreachable server is [`Error::Unreachable`], naming the URI's
+/// hosts, never its credentials.
+pub async fn connect_with(
+    uri: &str,
+    selection_timeout: std::time::Duration,
+) -> Result<(mongodb::Client, mongodb::Database)> {
+    let options = client_options(uri, selection_timeout).await?;
+    let hosts = options
+        .hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let waited = options
+        .server_selection_timeout
+        .unwrap_or(selection_timeout);
+    let (client, database) = open(options)?;
+    let ping = database.run_command(mongodb::bson::doc! {"ping": 1});
+    // One second over the selection timeout: the driver's own error
+    // (naming what it saw) normally comes first.
+    match tokio::time::timeout(waited + std::time::Duration::from_secs(1), ping).await {
+        Ok(Ok(_)) => Ok((client, database)),
+        Ok(Err(source)) => Err(Error::Unreachable {
+            hosts,
+            waited_ms: waited.as_millis() as u64,
+            source,
+        }),
+        Err(_) => Err(Error::Unreachable {
+            hosts,
+            waited_ms: waited.as_millis() as u64,
+            source: mongodb::error::Error::custom("no answer to ping"),
+        }),
+    }
+}
+
+async fn client_options(
+    uri: &str,
+    selection_timeout: std::time::Duration,
+) -> Result<mongodb::options::ClientOptions> {
+    let mut options = mongodb::options::ClientOptions::parse(uri)
         .await
         .map_err(|e| Error::InvalidUri(e.to_string()))?;
+    if options.server_selection_timeout.is_none() {
+        options.server_selection_timeout = Some(selection_timeout);
+    }
+    if options.connect_timeout.is_none() {
+        options.connect_timeout = Some(selection_timeout);
+    }
+    Ok(options)
+}
+
+fn open(options: mongodb::options::ClientOptions) -> Result<(mongodb::Client, mongodb::Database)> {
     let name = options
         .default_database
         .clone()

@@ -2,6 +2,7 @@
 //! search, verification, reports, retention and keyset rotation.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -12,15 +13,17 @@ use mongodb::{Collection, Database, IndexModel};
 use rand::Rng as _;
 use stream_chain::{
     Anchor, ChainId, Chainer, Checkpoint, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep,
-    ReportStatus, SealedEvent, Status, Verifier, VerifyReport,
+    ReportStatus, Seal, SealedEvent, Status, Verifier, VerifyReport,
 };
 use tokio::sync::oneshot;
 
 use crate::codec::{
-    anchor_to_document, event_from_document, event_to_document, seq_to_bson, Malformed,
+    anchor_to_document, event_doc_id, event_from_document, event_to_document, seq_to_bson,
+    Malformed,
 };
-use crate::error::{duplicate_key_index, Error, Result};
+use crate::error::{duplicate_key_index, Error, Outcome, Result};
 use crate::reports::{report_from_document, report_to_document};
+use crate::turn::{authentic_hint, bounded, Turn, Turns};
 
 /// Where and how the log is stored.
 #[derive(Clone, Debug)]
@@ -37,6 +40,30 @@ pub struct LogConfig {
     pub max_attempts: u32,
     /// Most events written by one `insert_many`.
     pub max_batch: usize,
+    /// Turn and head-hint documents, one per chain (`chainHeads`).
+    pub heads: String,
+    /// Records moved aside by [`EventLog::quarantine`] (`eventsQuarantine`).
+    pub quarantine: String,
+    /// Every append returns within this deadline (plus at most one second
+    /// for the check after an unknown outcome): acknowledged, or with
+    /// [`Error::Timeout`] / [`Error::Unavailable`] saying whether the
+    /// outcome is known. Also bounds [`EventLog::ensure_indexes`].
+    pub operation_timeout: Duration,
+    /// How long the store's client looks for a server before an operation
+    /// fails ([`crate::connect_with`]); below `operation_timeout`, so that
+    /// a dead server gives a known outcome.
+    pub server_selection_timeout: Duration,
+    /// Take turns with the other processes appending to a chain (default).
+    /// Off, processes race through the unique `(chain, seq)` index alone:
+    /// correct, but the process holding the head in memory keeps winning.
+    pub turns: bool,
+    /// How long a process keeps the turn while others wait.
+    pub turn: Duration,
+    /// A holder whose turn document has not changed for this long (on the
+    /// waiter's own clock) is presumed gone and its turn is taken over.
+    pub turn_ttl: Duration,
+    /// How often a waiting process looks at the turn document.
+    pub turn_poll: Duration,
 }
 
 impl Default for LogConfig {
@@ -47,16 +74,28 @@ impl Default for LogConfig {
             write_concern: Some(WriteConcern::majority()),
             max_attempts: 64,
             max_batch: 1000,
+            heads: "chainHeads".into(),
+            quarantine: "eventsQuarantine".into(),
+            operation_timeout: Duration::from_secs(10),
+            server_selection_timeout: Duration::from_secs(5),
+            turns: true,
+            turn: Duration::from_millis(25),
+            turn_ttl: Duration::from_secs(2),
+            turn_poll: Duration::from_millis(1),
         }
     }
 }
 
 /// One caller's drafts waiting for the group commit.
 struct Job {
+    id: u64,
+    deadline: Instant,
     drafts: Vec<EventDraft>,
     done: Vec<SealedEvent>,
     reply: oneshot::Sender<Result<Vec<SealedEvent>>>,
 }
+
+static JOB_IDS: AtomicU64 = AtomicU64::new(0);
 
 impl Job {
     fn finish(self, result: Result<()>) {
@@ -67,10 +106,41 @@ impl Job {
 
 /// Per-chain group commit: callers queue their drafts; whoever holds the
 /// commit lock writes everything queued in one ordered insert.
-#[derive(Default)]
 struct Writer {
     queue: Mutex<Vec<Job>>,
-    head: tokio::sync::Mutex<Option<Head>>,
+    state: tokio::sync::Mutex<ChainState>,
+}
+
+/// What the committing task of a chain knows, between commits.
+struct ChainState {
+    /// Where the chain continues, when this process wrote last (trusted:
+    /// it wrote it) or read an authentic head.
+    head: Option<Head>,
+    /// The document of the last event this process wrote (the hint it
+    /// publishes when its turn ends).
+    head_doc: Option<Document>,
+    /// A sequence number known to hold an authentic event, to probe
+    /// forward from when the head is unknown.
+    probe_from: Option<u64>,
+    /// A sequence number found taken by someone else (a lost race): a head
+    /// hint below it is stale.
+    occupied: Option<u64>,
+    turn: Turn,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer {
+            queue: Mutex::new(Vec::new()),
+            state: tokio::sync::Mutex::new(ChainState {
+                head: None,
+                head_doc: None,
+                probe_from: None,
+                occupied: None,
+                turn: Turn::new(),
+            }),
+        }
+    }
 }
 
 /// Search filters: the fields Stream's event search filters on.
@@ -169,6 +239,8 @@ pub struct EventLog {
     /// acknowledged after an unknown outcome must not be rolled back.
     events_majority: Collection<Document>,
     reports: Collection<Document>,
+    quarantined: Collection<Document>,
+    turns: Turns,
     chainer: Arc<RwLock<Chainer>>,
     writers: Arc<Mutex<HashMap<ChainId, Arc<Writer>>>>,
     config: Arc<LogConfig>,
@@ -198,6 +270,8 @@ impl EventLog {
             events: database.collection(&config.events),
             events_majority: database.collection_with_options(&config.events, majority),
             reports: database.collection(&config.reports),
+            quarantined: database.collection(&config.quarantine),
+            turns: Turns::new(database.collection(&config.heads)),
             chainer: Arc::new(RwLock::new(chainer)),
             writers: Arc::new(Mutex::new(HashMap::new())),
             config: Arc::new(config),
@@ -226,8 +300,34 @@ impl EventLog {
         &self.events
     }
 
-    /// Creates the indexes appends, reads and search need. Idempotent.
+    /// Creates the indexes appends, reads and search need. Idempotent, and
+    /// safe when several processes run it at once on an empty database:
+    /// transient failures (a connection closed mid-way, an index build
+    /// racing another) are retried with backoff within
+    /// [`LogConfig::operation_timeout`]; any other error is returned, never
+    /// swallowed.
     pub async fn ensure_indexes(&self) -> Result<()> {
+        let deadline = Instant::now() + self.config.operation_timeout;
+        let mut pause = Duration::from_millis(50);
+        let mut attempt = 1u32;
+        loop {
+            match self.create_indexes().await {
+                Ok(()) => return Ok(()),
+                Err(Error::Database(e))
+                    if is_transient(&e) && Instant::now() + pause < deadline =>
+                {
+                    tracing::warn!(attempt, error = %e, "creating indexes failed; retrying");
+                    let jitter = rand::rng().random_range(0..=pause.as_millis() as u64);
+                    tokio::time::sleep(pause + Duration::from_millis(jitter)).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn create_indexes(&self) -> Result<()> {
         let unique = IndexOptions::builder()
             .unique(true)
             .name("chain_seq".to_owned())
@@ -284,8 +384,11 @@ impl EventLog {
 
     /// Appends drafts in order, contiguous in the chain; returns them sealed
     /// once the write is acknowledged. Concurrent callers in this process
-    /// are committed together; other processes are raced through the
-    /// unique (chain, seq) index.
+    /// are committed together; processes take turns on the chain (see
+    /// [`LogConfig::turns`]), and the unique `(chain, seq)` index decides
+    /// every race. Returns within [`LogConfig::operation_timeout`] plus at
+    /// most one second: acknowledged, or with an error saying whether the
+    /// outcome is known ([`Error::Timeout`], [`Error::Unavailable`]).
     pub async fn append_batch(
         &self,
         chain: &ChainId,
@@ -295,10 +398,14 @@ impl EventLog {
             return Ok(Vec::new());
         }
         let started = Instant::now();
+        let deadline = started + self.config.operation_timeout;
         let count = drafts.len();
         let writer = self.writer(chain);
         let (reply, answer) = oneshot::channel();
+        let id = JOB_IDS.fetch_add(1, Ordering::Relaxed);
         lock(&writer.queue).push(Job {
+            id,
+            deadline,
             drafts,
             done: Vec::new(),
             reply,
@@ -307,21 +414,36 @@ impl EventLog {
         // timeout, a dropped future) cannot cancel the writes of the others
         // committed with it.
         let log = self.clone();
-        let id = chain.clone();
-        tokio::spawn(async move {
-            let mut head = writer.head.lock().await;
-            let jobs = std::mem::take(&mut *lock(&writer.queue));
-            if !jobs.is_empty() {
-                log.commit(&id, &mut head, jobs).await;
-            }
-        });
-        let result = answer.await.unwrap_or_else(|_| {
-            Err(Error::Malformed {
+        let chain_id = chain.clone();
+        let committing = writer.clone();
+        tokio::spawn(async move { log.drain(&chain_id, &committing).await });
+        let grace = deadline + UNKNOWN_OUTCOME_GRACE;
+        let result = match tokio::time::timeout_at(grace.into(), answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Malformed {
                 chain: Some(chain.to_string()),
                 seq: None,
                 reason: "the group commit ended without an answer".into(),
-            })
-        });
+            }),
+            Err(_) => {
+                // Still queued: take it back, nothing was written. Taken by
+                // a commit that has not answered: it may be written.
+                let mut queue = lock(&writer.queue);
+                let before = queue.len();
+                queue.retain(|job| job.id != id);
+                let outcome = if queue.len() < before {
+                    Outcome::NotWritten
+                } else {
+                    Outcome::Unknown
+                };
+                Err(Error::Timeout {
+                    chain: chain.to_string(),
+                    operation: "append",
+                    waited_ms: started.elapsed().as_millis() as u64,
+                    outcome,
+                })
+            }
+        };
         if let Ok(events) = &result {
             tracing::debug!(
                 chain = %chain,
@@ -334,16 +456,113 @@ impl EventLog {
         result
     }
 
-    async fn commit(&self, chain: &ChainId, head: &mut Option<Head>, mut jobs: Vec<Job>) {
+    /// Commits what is queued for `chain` until the queue stays empty, then
+    /// ends this process's turn.
+    async fn drain(&self, chain: &ChainId, writer: &Writer) {
+        let mut state = writer.state.lock().await;
+        loop {
+            let jobs = std::mem::take(&mut *lock(&writer.queue));
+            if jobs.is_empty() {
+                return;
+            }
+            self.commit(chain, &mut state, jobs).await;
+            let mut more = !lock(&writer.queue).is_empty();
+            if !more && state.turn.held {
+                // Callers answered a moment ago usually append again at
+                // once: give them that moment before handing the turn on.
+                for _ in 0..LINGER_YIELDS {
+                    tokio::task::yield_now().await;
+                    if !lock(&writer.queue).is_empty() {
+                        more = true;
+                        break;
+                    }
+                }
+            }
+            if self.config.turns {
+                let deadline = Instant::now() + self.config.operation_timeout;
+                let ChainState { turn, head_doc, .. } = &mut *state;
+                if let Err(e) = self
+                    .turns
+                    .after_commit(chain, turn, &self.config, head_doc.as_ref(), more, deadline)
+                    .await
+                {
+                    // The turn document is a hint: a failure to update it
+                    // costs others a wait, never correctness.
+                    tracing::warn!(chain = %chain, error = %e, "could not end the turn");
+                    state.turn.held = false;
+                }
+            }
+            if !more {
+                return;
+            }
+        }
+    }
+
+    async fn commit(&self, chain: &ChainId, state: &mut ChainState, mut jobs: Vec<Job>) {
         let mut attempts = 0u32;
+        let mut conflicts = 0u32;
         while !jobs.is_empty() {
+            // A job past its deadline is answered, unwritten.
+            let now = Instant::now();
+            let (expired, live): (Vec<Job>, Vec<Job>) =
+                jobs.into_iter().partition(|j| j.deadline <= now);
+            for job in expired {
+                let waited = job.deadline.saturating_duration_since(now);
+                job.finish(Err(Error::Timeout {
+                    chain: chain.to_string(),
+                    operation: "append",
+                    waited_ms: (self.config.operation_timeout + waited).as_millis() as u64,
+                    outcome: Outcome::NotWritten,
+                }));
+            }
+            jobs = live;
+            let Some(deadline) = jobs.iter().map(|j| j.deadline).min() else {
+                return;
+            };
             attempts += 1;
-            let start = match head.clone() {
+            if self.config.turns && !state.turn.held {
+                match self
+                    .turns
+                    .acquire(chain, &mut state.turn, &self.config, deadline)
+                    .await
+                {
+                    Ok(document) => {
+                        let secrets = self.chainer().secrets().clone();
+                        if let Some(hint) = authentic_hint(&document, chain, &secrets) {
+                            let newer = state.head.as_ref().is_none_or(|h| hint.seq >= h.next_seq);
+                            let fresh = state.occupied.is_none_or(|taken| hint.seq >= taken);
+                            if newer && fresh {
+                                state.head = Some(Head::after(&hint));
+                                state.probe_from = Some(hint.seq);
+                            }
+                        }
+                    }
+                    Err(e) => return fail_all(jobs, &unavailable(chain, e, Outcome::NotWritten)),
+                }
+            }
+            let start = match state.head.clone() {
                 Some(h) => h,
-                None => match self.load_head(chain).await {
-                    Ok(h) => h,
-                    Err(e) => return fail_all(jobs, &e),
-                },
+                None => {
+                    // Probe from the position found taken (or the last one
+                    // known); after repeated conflicts, ask for the highest
+                    // sequence number instead (records not at their derived
+                    // `_id`, written by an older version, are invisible to
+                    // probes).
+                    let from = if conflicts > 2 {
+                        None
+                    } else {
+                        state.occupied.or(state.probe_from)
+                    };
+                    match self.locate_head(chain, from, deadline).await {
+                        Ok(h) => {
+                            state.occupied = None;
+                            h
+                        }
+                        Err(e) => {
+                            return fail_all(jobs, &unavailable(chain, e, Outcome::NotWritten))
+                        }
+                    }
+                }
             };
             let chainer = self.chainer();
             let mut working = start;
@@ -364,32 +583,55 @@ impl EventLog {
                 return;
             }
             let docs: Vec<Document> = sealed.iter().map(|(_, e)| event_to_document(e)).collect();
-            let (inserted, error) = match self.insert(docs).await {
-                Ok(()) => (sealed.len(), None),
-                Err((n, e)) => (n, Some(e)),
+            let last_doc = docs.last().cloned();
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (inserted, error) = match tokio::time::timeout(left, self.insert(docs)).await {
+                Ok(Ok(())) => (sealed.len(), None),
+                Ok(Err((n, e))) => (n, Some(Some(e))),
+                // No answer in time: the write may still land.
+                Err(_) => (0, Some(None)),
             };
-            let conflict = error
-                .as_ref()
-                .is_some_and(|e| duplicate_key_index(e).is_some());
-            let failure = match (&error, conflict) {
-                (Some(e), false) => Some(Error::Database(e.clone())),
+            let conflict = matches!(&error, Some(Some(e)) if duplicate_key_index(e).is_some());
+            if conflict {
+                state.occupied = sealed.get(inserted).map(|(_, e)| e.seq);
+            }
+            let failure = match error {
+                Some(Some(e)) if !conflict => Some(Some(e)),
+                Some(None) => Some(None),
                 _ => None,
             };
-            let inserted = if failure.is_some() {
+            let (inserted, failure) = match failure {
                 // Unknown outcome (connection lost, server restarting, write
-                // concern not satisfied): ask the database, at majority read
-                // concern, which of ours are durably written.
-                match self.count_written(chain, &sealed[inserted..]).await {
-                    Ok(more) => inserted + more,
-                    Err(e) => {
-                        *head = None;
-                        return fail_all(jobs, &e);
+                // concern not satisfied, no answer): ask the database, at
+                // majority read concern, which of ours are durably written,
+                // within a bounded grace.
+                Some(cause) => {
+                    let known = cause.as_ref().is_some_and(server_refused);
+                    let outcome = if known {
+                        Outcome::NotWritten
+                    } else {
+                        Outcome::Unknown
+                    };
+                    let grace = Instant::now().max(deadline) + CHECK_GRACE;
+                    let more = if known {
+                        Ok(0)
+                    } else {
+                        self.count_written(chain, &sealed[inserted..], grace).await
+                    };
+                    match more {
+                        Ok(more) => (inserted + more, Some((cause, outcome))),
+                        Err(e) => {
+                            tracing::warn!(chain = %chain, error = %e, "could not tell which events were written");
+                            (inserted, Some((cause, outcome)))
+                        }
                     }
                 }
-            } else {
-                inserted
+                None => (inserted, None),
             };
             let last_written = inserted.checked_sub(1).map(|i| Head::after(&sealed[i].1));
+            if inserted == sealed.len() {
+                state.head_doc = last_doc;
+            }
             // Hand the written events to their jobs; drop their drafts.
             let mut written = vec![0usize; jobs.len()];
             for (index, event) in sealed.into_iter().take(inserted) {
@@ -403,18 +645,34 @@ impl EventLog {
                 jobs.into_iter().partition(|j| j.drafts.is_empty());
             finished.into_iter().for_each(|j| j.finish(Ok(())));
             jobs = waiting;
+            if let Some(h) = &last_written {
+                state.probe_from = Some(h.next_seq - 1);
+            }
             if jobs.is_empty() {
-                *head = last_written;
+                state.head = last_written;
                 return;
             }
-            *head = None;
-            if let Some(e) = failure {
+            state.head = None;
+            if let Some((cause, outcome)) = failure {
                 // Not a lost race: retrying would not help (or the server
                 // is away). What was written is acknowledged above; the rest
-                // fails, unwritten, and the callers may retry.
-                return fail_all(jobs, &e);
+                // fails, and the callers learn whether it may be stored.
+                let error = match cause {
+                    Some(e) => unavailable(chain, Error::Database(e), outcome),
+                    None => Error::Timeout {
+                        chain: chain.to_string(),
+                        operation: "append",
+                        waited_ms: self.config.operation_timeout.as_millis() as u64,
+                        outcome,
+                    },
+                };
+                return fail_all(jobs, &error);
             }
-            // Someone else wrote at our position: reload and try again.
+            // Someone else wrote at our position (a turn granted twice, a
+            // holder presumed gone, a process not taking turns): find the
+            // head again and retry.
+            conflicts += 1;
+            state.turn.held = false;
             if attempts >= self.config.max_attempts {
                 let e = Error::Contention {
                     chain: chain.to_string(),
@@ -422,9 +680,110 @@ impl EventLog {
                 };
                 return fail_all(jobs, &e);
             }
-            let backoff = rand::rng().random_range(1..=(2u64 << attempts.min(7)));
-            tokio::time::sleep(Duration::from_millis(backoff)).await;
+            if !self.config.turns {
+                let backoff = rand::rng().random_range(0..=(1u64 << attempts.min(4)));
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
+            }
         }
+    }
+
+    /// Finds the head of `chain` without trusting what it finds: from
+    /// `from` (a position known to hold an authentic event) it probes
+    /// forward by `_id` (O(1) lookups); without one, it asks for the
+    /// highest sequence number (a scan on servers without a planner). The
+    /// record found must pass its seal, or nothing is linked to it.
+    async fn locate_head(
+        &self,
+        chain: &ChainId,
+        from: Option<u64>,
+        deadline: Instant,
+    ) -> Result<Head> {
+        let found = match from {
+            Some(known) => {
+                bounded(deadline, chain, "finding the chain's head", async {
+                    self.probe_head(chain, known).await
+                })
+                .await?
+            }
+            None => None,
+        };
+        let document = match found {
+            Some(d) => Some(d),
+            None => {
+                bounded(deadline, chain, "finding the chain's head", async {
+                    Ok(self
+                        .events
+                        .find_one(doc! {"chain": chain.as_str()})
+                        .sort(doc! {"seq": -1})
+                        .await?)
+                })
+                .await?
+            }
+        };
+        let Some(document) = document else {
+            return Ok(Head::genesis(chain.clone()));
+        };
+        let claimed = document
+            .get_i64("seq")
+            .ok()
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0);
+        match event_from_document(&document) {
+            Ok(event) if &event.chain == chain && event.seal_is_valid(self.chainer().secrets()) => {
+                Ok(Head::after(&event))
+            }
+            Ok(event) => Err(Error::HeadRejected {
+                chain: chain.to_string(),
+                seq: event.seq,
+                reason: "its seal does not verify under any known seal secret".into(),
+            }),
+            Err(m) => Err(Error::HeadRejected {
+                chain: chain.to_string(),
+                seq: m.seq.unwrap_or(claimed),
+                reason: format!("malformed: {}", m.reason),
+            }),
+        }
+    }
+
+    /// The document of the last event in an unbroken run of `_id`s from
+    /// `known`, or `None` when `known` itself is not there.
+    async fn probe_head(&self, chain: &ChainId, known: u64) -> Result<Option<Document>> {
+        let at = |seq: u64| {
+            let events = self.events.clone();
+            let id = event_doc_id(chain, seq);
+            async move { events.find_one(doc! {"_id": id}).await }
+        };
+        let Some(mut last) = at(known).await? else {
+            return Ok(None);
+        };
+        // Gallop forward, then bisect between the last present and the
+        // first missing position.
+        let (mut low, mut step) = (known, 1u64);
+        let high = loop {
+            let Some(next) = low.checked_add(step) else {
+                break u64::MAX;
+            };
+            match at(next).await? {
+                Some(d) => {
+                    last = d;
+                    low = next;
+                    step = step.saturating_mul(2);
+                }
+                None => break next,
+            }
+        };
+        let mut high = high;
+        while high - low > 1 {
+            let middle = low + (high - low) / 2;
+            match at(middle).await? {
+                Some(d) => {
+                    last = d;
+                    low = middle;
+                }
+                None => high = middle,
+            }
+        }
+        Ok(Some(last))
     }
 
     /// Inserts in order, in chunks; on error, how many were inserted.
@@ -446,32 +805,44 @@ impl EventLog {
         Ok(())
     }
 
-    /// How many of `ours` (contiguous, in order) are stored with our seals.
-    async fn count_written(&self, chain: &ChainId, ours: &[(usize, SealedEvent)]) -> Result<usize> {
-        let (Some((_, first)), Some((_, last))) = (ours.first(), ours.last()) else {
-            return Ok(0);
-        };
-        let mut cursor = self
-            .events_majority
-            .find(doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(first.seq), "$lte": seq_to_bson(last.seq)}})
-            .projection(doc! {"seq": 1, "seal": 1})
-            .sort(doc! {"seq": 1})
-            .await?;
-        let mut count = 0;
-        while let Some(d) = cursor.try_next().await? {
-            let Some((_, mine)) = ours.get(count) else {
-                break;
-            };
-            let seal = match d.get("seal") {
-                Some(Bson::Binary(b)) => b.bytes.as_slice() == mine.seal.0.as_slice(),
-                _ => false,
-            };
-            if !seal || d.get("seq").and_then(|s| s.as_i64()) != Some(mine.seq as i64) {
-                break;
+    /// How many of `ours` (contiguous, in order: an ordered insert writes a
+    /// prefix) are stored with our seals, read at majority read concern by
+    /// `_id` (a bisection of O(1) lookups), within `grace`.
+    async fn count_written(
+        &self,
+        chain: &ChainId,
+        ours: &[(usize, SealedEvent)],
+        grace: Instant,
+    ) -> Result<usize> {
+        let mine = |i: usize| {
+            let events = self.events_majority.clone();
+            let event = &ours[i].1;
+            let id = event_doc_id(chain, event.seq);
+            let seal = event.seal;
+            async move {
+                let found = events
+                    .find_one(doc! {"_id": id})
+                    .projection(doc! {"seal": 1})
+                    .await?;
+                Ok::<bool, Error>(found.is_some_and(|d| {
+                    matches!(d.get("seal"), Some(Bson::Binary(b)) if Seal::from_slice(&b.bytes) == Some(seal))
+                }))
             }
-            count += 1;
-        }
-        Ok(count)
+        };
+        let bisect = async {
+            // Invariant: ours[..low] are written, ours[high..] are not.
+            let (mut low, mut high) = (0usize, ours.len());
+            while low < high {
+                let middle = low + (high - low) / 2;
+                if mine(middle).await? {
+                    low = middle + 1;
+                } else {
+                    high = middle;
+                }
+            }
+            Ok::<usize, Error>(low)
+        };
+        bounded(grace, chain, "checking which events were written", bisect).await
     }
 
     /// The head of `chain` as stored (genesis if empty).
@@ -497,10 +868,24 @@ impl EventLog {
 
     /// The event `seq` of `chain`.
     pub async fn get(&self, chain: &ChainId, seq: u64) -> Result<Option<SealedEvent>> {
-        let found = self
+        // By `_id` first (O(1) everywhere); a record that is not at its
+        // derived `_id` (written by an older version) by chain and seq.
+        let by_id = self
             .events
-            .find_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
-            .await?;
+            .find_one(doc! {"_id": event_doc_id(chain, seq)})
+            .await?
+            .filter(|d| {
+                d.get_str("chain").ok() == Some(chain.as_str())
+                    && d.get_i64("seq").ok() == i64::try_from(seq).ok()
+            });
+        let found = match by_id {
+            Some(d) => Some(d),
+            None => {
+                self.events
+                    .find_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+                    .await?
+            }
+        };
         Ok(match found {
             Some(d) => Some(event_from_document(&d)?),
             None => None,
@@ -560,6 +945,7 @@ impl EventLog {
         let started = Instant::now();
         let mut verifier = Verifier::new(self.chainer().secrets().clone());
         self.verify_into(chain, None, &mut verifier).await?;
+        self.push_quarantined(chain, &mut verifier).await?;
         let report = verifier.finish();
         tracing::info!(
             records = report.records,
@@ -568,6 +954,80 @@ impl EventLog {
             "verified"
         );
         Ok(report)
+    }
+
+    /// Moves the record at `chain#seq` aside into the quarantine collection
+    /// ([`LogConfig::quarantine`]), after checking that it is not an
+    /// authentic event: the way out of [`Error::HeadRejected`]. Appends then
+    /// continue from the last authentic event, and [`EventLog::verify`]
+    /// keeps reporting the quarantined record at its position. An
+    /// authentic event is refused ([`Error::NotQuarantinable`]): retention
+    /// and erasure have their own, sealed, ways.
+    pub async fn quarantine(&self, chain: &ChainId, seq: u64, reason: &str) -> Result<()> {
+        let found = self
+            .events
+            .find(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+            .await?
+            .try_collect::<Vec<Document>>()
+            .await?;
+        if found.is_empty() {
+            return Err(Error::NotQuarantinable {
+                chain: chain.to_string(),
+                seq,
+                reason: "no record is stored at this position".into(),
+            });
+        }
+        let secrets = self.chainer().secrets().clone();
+        for record in &found {
+            let why = match event_from_document(record) {
+                Ok(event) if event.seal_is_valid(&secrets) => {
+                    return Err(Error::NotQuarantinable {
+                        chain: chain.to_string(),
+                        seq,
+                        reason: "it is an authentic event (its seal verifies)".into(),
+                    })
+                }
+                Ok(_) => "its seal does not verify".to_owned(),
+                Err(m) => format!("malformed: {}", m.reason),
+            };
+            let id = record.get("_id").cloned().unwrap_or(Bson::Null);
+            let entry = doc! {
+                "chain": chain.as_str(),
+                "seq": seq_to_bson(seq),
+                "finding": &why,
+                "reason": reason,
+                "quarantinedAt": DateTime::now(),
+                "record": record.clone(),
+            };
+            self.quarantined.insert_one(entry).await?;
+            self.events.delete_one(doc! {"_id": id}).await?;
+            tracing::warn!(chain = %chain, seq, finding = %why, "quarantined a record");
+        }
+        self.turns.clear_hint(chain).await?;
+        let writer = self.writer(chain);
+        let mut state = writer.state.lock().await;
+        state.head = None;
+        state.probe_from = None;
+        Ok(())
+    }
+
+    /// Feeds the quarantined records (of `chain`, or all) into `verifier`
+    /// as findings at their positions: moving a record aside does not hide
+    /// it from an audit.
+    async fn push_quarantined(
+        &self,
+        chain: Option<&ChainId>,
+        verifier: &mut Verifier,
+    ) -> Result<()> {
+        let filter = chain.map_or_else(Document::new, |c| doc! {"chain": c.as_str()});
+        let mut cursor = self.quarantined.find(filter).await?;
+        while let Some(d) = cursor.try_next().await? {
+            let chain = d.get_str("chain").ok().and_then(|c| ChainId::new(c).ok());
+            let seq = d.get_i64("seq").ok().and_then(|s| u64::try_from(s).ok());
+            let finding = d.get_str("finding").unwrap_or("unknown");
+            verifier.push_malformed(chain, seq, format!("quarantined record ({finding})"));
+        }
+        Ok(())
     }
 
     /// Searches events; sorted by time (newest first unless
@@ -880,11 +1340,35 @@ impl EventLog {
     }
 }
 
+/// Whether an error of index creation is worth another try: the
+/// connection failed (FerretDB closes it when concurrent index creations
+/// collide), or the server reports a conflicting concurrent operation.
+fn is_transient(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    // 48 NamespaceExists, 11000 a concurrent create of the same collection,
+    // 112 WriteConflict, 276 IndexBuildAborted, 11600/11602 interrupted.
+    const RACES: [i32; 6] = [48, 11000, 112, 276, 11600, 11602];
+    if matches!(&*error.kind, ErrorKind::ServerSelection { .. }) {
+        // Waiting once (the selection timeout) is enough.
+        return false;
+    }
+    is_network(error)
+        || error.contains_label("RetryableWriteError")
+        || error.contains_label("TransientTransactionError")
+        || matches!(&*error.kind, ErrorKind::Command(c) if RACES.contains(&c.code))
+}
+
 /// Creates the indexes whose names are not there yet (asking first keeps
 /// this idempotent on servers that fail on re-creating an index).
 async fn create_missing(collection: &Collection<Document>, models: Vec<IndexModel>) -> Result<()> {
-    // A collection that does not exist yet has no indexes.
-    let existing = collection.list_index_names().await.unwrap_or_default();
+    use mongodb::error::ErrorKind;
+    // A collection that does not exist yet has no indexes (code 26,
+    // NamespaceNotFound); any other failure is an error.
+    let existing = match collection.list_index_names().await {
+        Ok(names) => names,
+        Err(e) if matches!(&*e.kind, ErrorKind::Command(c) if c.code == 26) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
     let missing: Vec<IndexModel> = models
         .into_iter()
         .filter(|m| {
@@ -896,6 +1380,66 @@ async fn create_missing(collection: &Collection<Document>, models: Vec<IndexMode
         collection.create_indexes(missing).await?;
     }
     Ok(())
+}
+
+/// How long an append may wait for the check after an unknown outcome,
+/// beyond its deadline.
+const CHECK_GRACE: Duration = Duration::from_millis(800);
+
+/// How long past its deadline a caller waits for its commit's answer (the
+/// check above, and the hand-back) before it answers itself.
+const UNKNOWN_OUTCOME_GRACE: Duration = Duration::from_millis(950);
+
+/// How many times the committing task yields to the callers it just
+/// answered before it ends its turn for want of work.
+const LINGER_YIELDS: usize = 16;
+
+/// Whether the server answered a write with a refusal (nothing after the
+/// refused document was written), rather than the connection failing or
+/// the write concern not being met (the write may be stored).
+fn server_refused(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match &*error.kind {
+        ErrorKind::ServerSelection { .. } => true,
+        ErrorKind::InsertMany(e) => e.write_concern_error.is_none() && e.write_errors.is_some(),
+        ErrorKind::Write(WriteFailure::WriteError(_)) => true,
+        ErrorKind::Command(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether a driver error is a failed connection.
+fn is_network(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    matches!(
+        &*error.kind,
+        ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. }
+    )
+}
+
+/// Whether a driver error means the server is away (network, selection).
+fn is_unreachable(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::ErrorKind;
+    is_network(error)
+        || matches!(
+            &*error.kind,
+            ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. }
+        )
+}
+
+/// The error an append's callers get: a driver error of an away server, or
+/// of an unknown outcome, becomes [`Error::Unavailable`] with the outcome.
+fn unavailable(chain: &ChainId, error: Error, outcome: Outcome) -> Error {
+    match error {
+        Error::Database(e) if outcome == Outcome::Unknown || is_unreachable(&e) => {
+            Error::Unavailable {
+                chain: chain.to_string(),
+                outcome,
+                source: e,
+            }
+        }
+        other => other,
+    }
 }
 
 fn fail_all(jobs: Vec<Job>, error: &Error) {
@@ -913,6 +1457,31 @@ fn copy_error(error: &Error) -> Error {
             attempts: *attempts,
         },
         Error::Malformed { chain, seq, reason } => Error::Malformed {
+            chain: chain.clone(),
+            seq: *seq,
+            reason: reason.clone(),
+        },
+        Error::Timeout {
+            chain,
+            operation,
+            waited_ms,
+            outcome,
+        } => Error::Timeout {
+            chain: chain.clone(),
+            operation,
+            waited_ms: *waited_ms,
+            outcome: *outcome,
+        },
+        Error::Unavailable {
+            chain,
+            outcome,
+            source,
+        } => Error::Unavailable {
+            chain: chain.clone(),
+            outcome: *outcome,
+            source: source.clone(),
+        },
+        Error::HeadRejected { chain, seq, reason } => Error::HeadRejected {
             chain: chain.clone(),
             seq: *seq,
             reason: reason.clone(),
