@@ -9,6 +9,8 @@
 //!    `STREAM_REQUIRE_MONGO=1`, when it fails.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod toxiproxy;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use stream_store::chain::{Chainer, SealSecret, SealSecrets};

@@ -214,11 +214,11 @@ impl Proxy {
 /// `uri` (a simple `mongodb://[user:pass@]host:port[/db][?options]`) with its
 /// host:port replaced by `listen`, keeping credentials, path and query, plus
 /// `directConnection=true` unless a `directConnection` option is present (the
-/// driver must not follow the server's own address from `hello`).
+/// driver must not follow the server's own address from `hello`). Any
+/// other scheme (`mongodb+srv://` names no port to proxy) is read as if it
+/// were `mongodb://`.
 pub fn mongodb_uri_through(uri: &str, listen: &str) -> String {
-    let rest = uri
-        .strip_prefix("mongodb://")
-        .unwrap_or_else(|| panic!("mongodb_uri_through: not a mongodb:// URI: {uri}"));
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let userinfo = match authority.rfind('@') {

@@ -40,7 +40,7 @@ mod turn;
 pub use crate::documents::{SealedDocuments, Secure};
 pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
-    EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery,
+    AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery,
 };
 pub use crate::reports::{report_from_document, report_to_document};
 pub use mongodb;

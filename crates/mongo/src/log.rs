@@ -80,7 +80,7 @@ impl Default for LogConfig {
             server_selection_timeout: Duration::from_secs(5),
             turns: true,
             turn: Duration::from_millis(25),
-            turn_ttl: Duration::from_secs(2),
+            turn_ttl: Duration::from_secs(1),
             turn_poll: Duration::from_millis(1),
         }
     }
@@ -230,6 +230,30 @@ pub struct RotationProgress {
     pub failed: u64,
 }
 
+/// Counters of what appends met, since the log was made.
+#[derive(Default)]
+struct Counters {
+    conflicts: AtomicU64,
+    head_scans: AtomicU64,
+    takeovers: AtomicU64,
+}
+
+/// What this process's appends met so far ([`EventLog::append_stats`]):
+/// for operators and benchmarks; a steady rise of either means pods that
+/// do not take turns, or a database that lies about its writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AppendStats {
+    /// Inserts that lost the race for a position (another process wrote it).
+    pub conflicts: u64,
+    /// Head lookups that had to ask for the highest sequence number (a scan
+    /// on servers without a query planner) instead of an O(1) probe.
+    pub head_scans: u64,
+    /// Turns taken over from a process presumed gone (silent for
+    /// [`LogConfig::turn_ttl`]).
+    pub takeovers: u64,
+}
+
 /// The event log of one database. Cheap to clone (clones share the
 /// connection pool, the chainer and the group commit).
 #[derive(Clone)]
@@ -241,6 +265,7 @@ pub struct EventLog {
     reports: Collection<Document>,
     quarantined: Collection<Document>,
     turns: Turns,
+    stats: Arc<Counters>,
     chainer: Arc<RwLock<Chainer>>,
     writers: Arc<Mutex<HashMap<ChainId, Arc<Writer>>>>,
     config: Arc<LogConfig>,
@@ -272,6 +297,7 @@ impl EventLog {
             reports: database.collection(&config.reports),
             quarantined: database.collection(&config.quarantine),
             turns: Turns::new(database.collection(&config.heads)),
+            stats: Arc::default(),
             chainer: Arc::new(RwLock::new(chainer)),
             writers: Arc::new(Mutex::new(HashMap::new())),
             config: Arc::new(config),
@@ -293,6 +319,15 @@ impl EventLog {
             .chainer
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = chainer;
+    }
+
+    /// What this process's appends met so far.
+    pub fn append_stats(&self) -> AppendStats {
+        AppendStats {
+            conflicts: self.stats.conflicts.load(Ordering::Relaxed),
+            head_scans: self.stats.head_scans.load(Ordering::Relaxed),
+            takeovers: self.stats.takeovers.load(Ordering::Relaxed),
+        }
     }
 
     /// The events collection.
@@ -500,7 +535,6 @@ impl EventLog {
 
     async fn commit(&self, chain: &ChainId, state: &mut ChainState, mut jobs: Vec<Job>) {
         let mut attempts = 0u32;
-        let mut conflicts = 0u32;
         while !jobs.is_empty() {
             // A job past its deadline is answered, unwritten.
             let now = Instant::now();
@@ -521,11 +555,15 @@ impl EventLog {
             };
             attempts += 1;
             if self.config.turns && !state.turn.held {
-                match self
+                let before = state.turn.takeovers;
+                let acquired = self
                     .turns
                     .acquire(chain, &mut state.turn, &self.config, deadline)
-                    .await
-                {
+                    .await;
+                self.stats
+                    .takeovers
+                    .fetch_add(state.turn.takeovers - before, Ordering::Relaxed);
+                match acquired {
                     Ok(document) => {
                         let secrets = self.chainer().secrets().clone();
                         if let Some(hint) = authentic_hint(&document, chain, &secrets) {
@@ -544,15 +582,10 @@ impl EventLog {
                 Some(h) => h,
                 None => {
                     // Probe from the position found taken (or the last one
-                    // known); after repeated conflicts, ask for the highest
-                    // sequence number instead (records not at their derived
-                    // `_id`, written by an older version, are invisible to
-                    // probes).
-                    let from = if conflicts > 2 {
-                        None
-                    } else {
-                        state.occupied.or(state.probe_from)
-                    };
+                    // known). A record there that is not at its derived `_id`
+                    // (written by an older version) is invisible to probes:
+                    // then the highest sequence number is asked for.
+                    let from = state.occupied.or(state.probe_from);
                     match self.locate_head(chain, from, deadline).await {
                         Ok(h) => {
                             state.occupied = None;
@@ -671,7 +704,7 @@ impl EventLog {
             // Someone else wrote at our position (a turn granted twice, a
             // holder presumed gone, a process not taking turns): find the
             // head again and retry.
-            conflicts += 1;
+            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             state.turn.held = false;
             if attempts >= self.config.max_attempts {
                 let e = Error::Contention {
@@ -710,6 +743,7 @@ impl EventLog {
         let document = match found {
             Some(d) => Some(d),
             None => {
+                self.stats.head_scans.fetch_add(1, Ordering::Relaxed);
                 bounded(deadline, chain, "finding the chain's head", async {
                     Ok(self
                         .events

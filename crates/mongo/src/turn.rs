@@ -4,9 +4,16 @@
 //!
 //! ```text
 //! { _id: <chain>, owner: <pod id> | null, version: Int64,
-//!   head: <the document of the last event a holder wrote> | null,
-//!   waiters: { <pod id>: <version seen when it asked> } }
+//!   head: <the document of the last event a holder wrote> | null }
+//! { _id: "<len>:<chain>/<pod id>", waitsFor: <chain>, pod: <pod id>,
+//!   mark: <version when it asked>, alive: <last version it saw> }
 //! ```
+//!
+//! The turn document is written only by holders and by takers (with a
+//! compare-and-set on owner and version); each waiter writes only its own
+//! document. On a server whose updates are read-modify-write without
+//! isolation (FerretDB), a waiter's write to a shared document could
+//! otherwise undo a release or a hand-over.
 //!
 //! The turn is a *hint for fairness*, never for correctness: the unique
 //! `(chain, seq)` index (and the `_id` derived from it) decides who wrote a
@@ -19,6 +26,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::Collection;
@@ -29,10 +37,18 @@ use crate::codec::event_from_document;
 use crate::error::{Error, Outcome, Result};
 use crate::log::LogConfig;
 
-/// How stale a waiter's mark may be (in versions of the turn document)
-/// before a holder no longer hands the turn to it: a waiter refreshes its
-/// mark whenever it sees a new version, so only a dead one falls behind.
-const LIVE_WAITER_VERSIONS: i64 = 16;
+/// How far a waiter's `alive` may lag the turn document's version before
+/// a holder no longer hands the turn to it. A waiter refreshes it at each
+/// new version it sees (it polls far more often than versions change), so
+/// only a gone or no longer waiting one falls behind: a process that took
+/// its turn and went idle is at least three versions behind (its take, its
+/// release, the next take, a renewal).
+const LIVE_WAITER_VERSIONS: i64 = 2;
+
+/// How many poll intervals a free turn is left to the first waiter in line
+/// before anyone may take it (a waiter polls at most every two intervals
+/// and a half, jitter included, so the first in line gets its chance).
+const FREE_GRACE_POLLS: u32 = 10;
 
 /// This process's view of the turn of one chain.
 #[derive(Debug)]
@@ -46,6 +62,12 @@ pub(crate) struct Turn {
     observed: Option<(Option<String>, i64, Instant)>,
     /// The version at which this process last marked itself waiting.
     marked_at: Option<i64>,
+    /// Its place in line: the version at which it first asked.
+    mark: Option<i64>,
+    /// The version of the turn document as of this holder's last write.
+    version: i64,
+    /// Turns taken over from a holder presumed gone.
+    pub takeovers: u64,
     /// Whether the turn document is known to exist.
     created: bool,
 }
@@ -57,6 +79,9 @@ impl Turn {
             since: Instant::now(),
             observed: None,
             marked_at: None,
+            mark: None,
+            version: 0,
+            takeovers: 0,
             created: false,
         }
     }
@@ -96,6 +121,30 @@ pub(crate) fn authentic_hint(
     Some(event)
 }
 
+/// The live waiter that asked first (other than `except`): the smallest
+/// `(mark, pod)` among the waiter documents whose `alive` is within
+/// [`LIVE_WAITER_VERSIONS`] of `version`.
+fn first_waiter(waiters: &[Document], version: i64, except: Option<&str>) -> Option<String> {
+    waiters
+        .iter()
+        .filter_map(|w| {
+            let pod = w.get_str("pod").ok()?;
+            let mark = w.get("mark").and_then(as_i64)?;
+            let alive = w.get("alive").and_then(as_i64).unwrap_or(mark);
+            (Some(pod) != except && alive + LIVE_WAITER_VERSIONS >= version).then_some((mark, pod))
+        })
+        .min()
+        .map(|(_, pod)| pod.to_owned())
+}
+
+fn as_i64(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::Int64(v) => Some(*v),
+        Bson::Int32(v) => Some(i64::from(*v)),
+        _ => None,
+    }
+}
+
 fn owner_of(document: &Document) -> Option<String> {
     document.get_str("owner").ok().map(str::to_owned)
 }
@@ -117,8 +166,19 @@ impl Turns {
         }
     }
 
-    fn waiter_field(&self) -> String {
-        format!("waiters.{}", self.pod)
+    fn waiter_id(&self, chain: &ChainId) -> String {
+        format!("{}:{}/{}", chain.as_str().len(), chain.as_str(), self.pod)
+    }
+
+    /// The waiter documents of `chain` (a small collection: one document
+    /// per chain and per waiting process).
+    async fn waiters(&self, chain: &ChainId) -> Result<Vec<Document>> {
+        Ok(self
+            .heads
+            .find(doc! {"waitsFor": chain.as_str()})
+            .await?
+            .try_collect()
+            .await?)
     }
 
     async fn create(&self, chain: &ChainId, turn: &mut Turn) -> Result<()> {
@@ -129,7 +189,7 @@ impl Turns {
             .heads
             .update_one(
                 doc! {"_id": chain.as_str()},
-                doc! {"$setOnInsert": {"owner": Bson::Null, "version": 0_i64, "head": Bson::Null, "waiters": {}}},
+                doc! {"$setOnInsert": {"owner": Bson::Null, "version": 0_i64, "head": Bson::Null}},
             )
             .upsert(true)
             .await;
@@ -170,7 +230,7 @@ impl Turns {
             let version = version_of(&seen);
             if owner.as_deref() == Some(self.pod.as_str()) {
                 // Handed to us by the previous holder.
-                return Ok(self.taken(turn, seen));
+                return Ok(self.taken(chain, turn, seen));
             }
             let stale = match &turn.observed {
                 Some((o, v, at)) if *o == owner && *v == version => at.elapsed() >= config.turn_ttl,
@@ -179,7 +239,25 @@ impl Turns {
                     false
                 }
             };
-            if owner.is_none() || stale {
+            // A free turn goes to the longest-waiting live waiter (FIFO by
+            // the version at which each asked), so that the process that
+            // just released it does not take it straight back; anyone may
+            // take it once it has stayed free for a poll or two.
+            let free_for = match &turn.observed {
+                Some((None, v, at)) if *v == version => at.elapsed(),
+                _ => Duration::ZERO,
+            };
+            let first_in_line = if owner.is_none() && free_for < config.turn_poll * FREE_GRACE_POLLS
+            {
+                let waiters = bounded(deadline, chain, "reading the chain's waiters", async {
+                    self.waiters(chain).await
+                })
+                .await?;
+                first_waiter(&waiters, version, None).is_none_or(|first| first == self.pod)
+            } else {
+                true
+            };
+            if (owner.is_none() && first_in_line) || stale {
                 let filter = match &owner {
                     Some(o) => doc! {"_id": chain.as_str(), "owner": o, "version": version},
                     None => doc! {"_id": chain.as_str(), "owner": Bson::Null},
@@ -189,7 +267,7 @@ impl Turns {
                         .heads
                         .find_one_and_update(
                             filter,
-                            doc! {"$set": {"owner": &self.pod}, "$inc": {"version": 1_i64}, "$unset": {self.waiter_field(): ""}},
+                            doc! {"$set": {"owner": &self.pod}, "$inc": {"version": 1_i64}},
                         )
                         .return_document(ReturnDocument::After)
                         .await?)
@@ -197,21 +275,30 @@ impl Turns {
                 .await?;
                 if let Some(d) = taken {
                     if stale {
+                        turn.takeovers += 1;
                         tracing::warn!(chain = %chain, previous = ?owner, "took over the turn of a silent holder");
                     }
-                    return Ok(self.taken(turn, d));
+                    return Ok(self.taken(chain, turn, d));
                 }
                 poll = config.turn_poll;
-            } else if turn.marked_at != Some(version) {
-                // Ask for the turn (again at each new version: a mark that
-                // keeps up with the versions is a live waiter's).
+            }
+            if turn.marked_at != Some(version) {
+                // Ask for the turn, and say we are alive at each new version
+                // seen. The place in line (the first mark) is written again
+                // each time: an update of the holder's on a server without
+                // atomic updates (FerretDB) may have overwritten it.
+                let mark = *turn.mark.get_or_insert(version);
+                let update = doc! {"$set": {
+                    "waitsFor": chain.as_str(),
+                    "pod": &self.pod,
+                    "mark": mark,
+                    "alive": version,
+                }};
                 bounded(deadline, chain, "asking for the chain's turn", async {
                     Ok(self
                         .heads
-                        .update_one(
-                            doc! {"_id": chain.as_str()},
-                            doc! {"$set": {self.waiter_field(): version}},
-                        )
+                        .update_one(doc! {"_id": self.waiter_id(chain)}, update)
+                        .upsert(true)
                         .await?)
                 })
                 .await?;
@@ -226,20 +313,43 @@ impl Turns {
                     outcome: Outcome::NotWritten,
                 });
             }
-            // Poll quickly, a little jittered so that waiters do not move in
-            // lock step; never past the deadline.
+            // While another process is early in its turn (it keeps it for
+            // `turn` when it has work), look again near the turn's end
+            // rather than every poll: polls cost the server. Then poll
+            // quickly, a little jittered so that waiters do not move in lock
+            // step; never past the deadline.
+            let early = match &turn.observed {
+                Some((Some(_), v, at)) if *v == version => {
+                    (config.turn * 3 / 4).saturating_sub(at.elapsed())
+                }
+                _ => Duration::ZERO,
+            };
             let jitter = rand::rng().random_range(0..=poll.as_micros() as u64 / 2);
-            let pause = (poll + Duration::from_micros(jitter)).min(deadline - now);
+            let pause = (poll + Duration::from_micros(jitter))
+                .max(early.min(config.turn / 2))
+                .min(deadline - now);
             tokio::time::sleep(pause).await;
-            poll = (poll * 2).min(config.turn_poll * 4);
+            poll = (poll * 2).min(config.turn_poll * 2);
         }
     }
 
-    fn taken(&self, turn: &mut Turn, document: Document) -> Document {
+    fn taken(&self, chain: &ChainId, turn: &mut Turn, document: Document) -> Document {
+        if turn.mark.is_some() {
+            // No longer waiting. Off the commit path: if this delete is
+            // lost, the document goes stale (its `alive` stops) and is
+            // ignored; a later wait writes it again.
+            let heads = self.heads.clone();
+            let id = self.waiter_id(chain);
+            tokio::spawn(async move {
+                let _ = heads.delete_one(doc! {"_id": id}).await;
+            });
+        }
         turn.held = true;
+        turn.version = version_of(&document);
         turn.since = Instant::now();
         turn.observed = None;
         turn.marked_at = None;
+        turn.mark = None;
         document
     }
 
@@ -276,48 +386,29 @@ impl Turns {
             .await?;
             return Ok(());
         }
-        // Budget spent with work waiting: publish the head, see who waits.
-        let renewed = bounded(deadline, chain, "renewing the chain's turn", async {
-            Ok(self
-                .heads
-                .find_one_and_update(
-                    mine.clone(),
-                    doc! {"$set": {"head": head}, "$inc": {"version": 1_i64}},
-                )
-                .return_document(ReturnDocument::After)
-                .await?)
+        // Budget spent with work waiting: see who waits, then publish the
+        // head and hand the turn over (or renew it) in one write.
+        let waiters = bounded(deadline, chain, "reading the chain's waiters", async {
+            self.waiters(chain).await
         })
         .await?;
-        let Some(renewed) = renewed else {
+        let next = first_waiter(&waiters, turn.version, Some(&self.pod));
+        let update = match &next {
+            Some(next) => doc! {"$set": {"head": head, "owner": next}, "$inc": {"version": 1_i64}},
+            None => doc! {"$set": {"head": head}, "$inc": {"version": 1_i64}},
+        };
+        let written = bounded(deadline, chain, "handing over the chain's turn", async {
+            Ok(self.heads.update_one(mine, update).await?)
+        })
+        .await?;
+        turn.version += 1;
+        if written.matched_count == 0 {
             // Someone took the turn over (they thought we were gone).
             turn.held = false;
-            return Ok(());
-        };
-        turn.since = Instant::now();
-        let version = version_of(&renewed);
-        let next = renewed.get_document("waiters").ok().and_then(|waiters| {
-            waiters
-                .iter()
-                .filter(|(pod, _)| pod.as_str() != self.pod)
-                .filter_map(|(pod, mark)| match mark {
-                    Bson::Int64(m) if *m + LIVE_WAITER_VERSIONS >= version => Some((*m, pod)),
-                    _ => None,
-                })
-                .min()
-                .map(|(_, pod)| pod.clone())
-        });
-        if let Some(next) = next {
+        } else if next.is_some() {
             turn.held = false;
-            bounded(deadline, chain, "handing over the chain's turn", async {
-                Ok(self
-                    .heads
-                    .update_one(
-                        mine,
-                        doc! {"$set": {"owner": &next}, "$unset": {format!("waiters.{next}"): ""}, "$inc": {"version": 1_i64}},
-                    )
-                    .await?)
-            })
-            .await?;
+        } else {
+            turn.since = Instant::now();
         }
         Ok(())
     }
