@@ -4,7 +4,13 @@
 //!
 //! ```sh
 //! cargo run --release --example quickstart -- [--events N] [--chain NAME] [--export FILE]
+//! cargo run --release --example quickstart -- --chain NAME --quarantine SEQ [--reason TEXT]
 //! ```
+//!
+//! `--quarantine SEQ` does only that: it moves the record at `NAME#SEQ`
+//! aside (MongoDB), after checking that it is not an authentic event: the
+//! way out when appends fail with "the stored head ... is not an authentic
+//! event".
 //!
 //! In memory without `MONGODB_URI`; with it, the events go to that database
 //! (database from the URI, else `stream`; collection `events`). `KEYSET` and
@@ -35,6 +41,13 @@ struct Args {
     /// Write the chain's events as mongoexport would (canonical Extended JSON lines).
     #[arg(long)]
     export: Option<PathBuf>,
+    /// Only move the non-authentic record at this sequence number of the
+    /// chain aside (into `eventsQuarantine`), then stop.
+    #[arg(long, value_name = "SEQ")]
+    quarantine: Option<u64>,
+    /// Why (kept with the quarantined record).
+    #[arg(long, default_value = "quarantined with quickstart --quarantine")]
+    reason: String,
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -144,6 +157,15 @@ async fn run(args: Args) -> Result<(), Failure> {
             EventStore::in_memory(Some(keyset), secrets.clone())?
         }
     };
+
+    if let Some(seq) = args.quarantine {
+        store.quarantine(&args.chain, seq, &args.reason).await?;
+        println!(
+            "moved {}#{seq} aside into `eventsQuarantine`; appends continue from the last authentic event",
+            args.chain
+        );
+        return Ok(());
+    }
 
     let started = Instant::now();
     let mut appended = 0;

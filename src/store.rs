@@ -407,6 +407,24 @@ impl EventStore {
         }
     }
 
+    /// Moves the record at `chain#seq` aside, after checking that it is not
+    /// an authentic event: the way out when appends to a chain fail with
+    /// [`stream_mongo::Error::HeadRejected`] (a foreign or damaged record
+    /// stored as the newest). Appends then continue from the last authentic
+    /// event; verification keeps reporting the quarantined record. MongoDB
+    /// only: the in-memory log holds nothing it did not seal itself.
+    pub async fn quarantine(&self, chain: &str, seq: u64, reason: &str) -> Result<()> {
+        let id = chain_id(chain)?;
+        match &self.backend {
+            Backend::Memory(_) => Err(Error::Mongo(stream_mongo::Error::NotQuarantinable {
+                chain: chain.to_owned(),
+                seq,
+                reason: "the in-memory log holds only events it sealed itself".into(),
+            })),
+            Backend::Mongo(m) => Ok(m.log.quarantine(&id, seq, reason).await?),
+        }
+    }
+
     /// Purges expired events of every chain, oldest first, anchoring each
     /// chain's new first event. Returns the total deleted.
     pub async fn purge_expired(&self, now_ms: i64) -> Result<u64> {

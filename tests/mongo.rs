@@ -753,3 +753,133 @@ async fn reports_are_not_fooled_by_a_forged_report_or_a_deleted_tail() {
     assert_eq!(next.status, ReportStatus::EventIntegrityFailure, "{next:?}");
     t.drop().await;
 }
+
+#[tokio::test]
+async fn a_head_hint_that_lies_costs_a_retry_never_a_fork_or_a_gap() {
+    let Some(t) = test_db("lying_hint").await else {
+        return;
+    };
+    let keyset = keyset();
+    let c = chain("ca");
+    let log = log_on(&t.db, chainer_with(&keyset));
+    log.ensure_indexes().await.unwrap();
+    let first = log
+        .append_batch(&c, (0..3).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    let heads =
+        t.db.collection::<stream_store::mongo::mongodb::bson::Document>("chainHeads");
+    let stale = stream_store::mongo::codec::event_to_document(&first[0]);
+    let mut forged = stream_store::mongo::codec::event_to_document(&first[2]);
+    forged.insert("seq", 1_000_i64);
+    forged.insert("_id", "2:ca#1000");
+    for (what, hint) in [("stale", stale), ("forged", forged)] {
+        heads
+            .update_one(
+                doc! {"_id": "ca"},
+                doc! {"$set": {"head": hint, "owner": Bson::Null}, "$inc": {"version": 1_i64}},
+            )
+            .await
+            .unwrap();
+        // A new process: it knows nothing but what is stored.
+        let pod = log_on(&t.db, chainer_with(&keyset));
+        let next = pod.append(&c, draft(9, false)).await.unwrap();
+        let report = pod.verify(Some(&c)).await.unwrap();
+        assert!(report.is_ok(), "{what} hint: {:?}", report.findings);
+        assert_eq!(report.chains[0].last_seq, Some(next.seq), "{what} hint");
+        assert_eq!(report.chains[0].events, next.seq, "{what} hint: contiguous");
+    }
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_on_another_unique_index_is_an_error_not_a_lost_race() {
+    let Some(t) = test_db("other_index").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    // An operator's unique index on `node`: the second event of a node clashes.
+    log.collection()
+        .create_index(
+            stream_store::mongo::mongodb::IndexModel::builder()
+                .keys(doc! {"node": 1})
+                .options(
+                    stream_store::mongo::mongodb::options::IndexOptions::builder()
+                        .unique(true)
+                        .name("node_unique".to_owned())
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .unwrap();
+    let c = chain("ca");
+    log.append(&c, draft(0, false)).await.unwrap();
+    // draft(3) has the node of draft(0).
+    let err = log.append(&c, draft(3, false)).await.unwrap_err();
+    assert!(
+        matches!(err, stream_store::mongo::Error::Database(_)),
+        "a typed database error, not contention: {err}"
+    );
+    assert_eq!(log.append_stats().conflicts, 0, "not taken for a race");
+    assert_eq!(log.head(&c).await.unwrap().map(|e| e.seq), Some(1));
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn three_processes_create_the_indexes_of_an_empty_database_at_once() {
+    let Some(t) = test_db("concurrent_indexes").await else {
+        return;
+    };
+    let keyset = keyset();
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let (_client, db) = t.other_client().await;
+        let log = log_on(&db, chainer_with(&keyset));
+        starts.push(tokio::spawn(async move { log.ensure_indexes().await }));
+    }
+    for start in starts {
+        start
+            .await
+            .unwrap()
+            .expect("ensure_indexes on an empty database");
+    }
+    let names =
+        t.db.collection::<stream_store::mongo::mongodb::bson::Document>("events")
+            .list_index_names()
+            .await
+            .unwrap();
+    assert!(names.contains(&"chain_seq".to_owned()), "{names:?}");
+    t.drop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_within_the_selection_timeout_naming_the_host() {
+    let config = LogConfig {
+        server_selection_timeout: std::time::Duration::from_millis(500),
+        ..LogConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let err = stream_store::EventStore::mongodb(
+        "mongodb://auditor:hunter2-secret@127.0.0.1:9/stream",
+        None,
+        secrets(),
+        config,
+    )
+    .await
+    .unwrap_err();
+    let waited = started.elapsed();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            stream_store::Error::Mongo(stream_store::mongo::Error::Unreachable { .. })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("127.0.0.1:9"), "names the host: {text}");
+    assert!(!text.contains("hunter2"), "never the password: {text}");
+    // The selection timeout, not the driver's default of 30 s twice over.
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+}

@@ -624,9 +624,22 @@ impl EventLog {
                 // No answer in time: the write may still land.
                 Err(_) => (0, Some(None)),
             };
-            let conflict = matches!(&error, Some(Some(e)) if duplicate_key_index(e).is_some());
+            let mut conflict = matches!(&error, Some(Some(e)) if duplicate_key_index(e).is_some());
             if conflict {
-                state.occupied = sealed.get(inserted).map(|(_, e)| e.seq);
+                let seq = sealed.get(inserted).map(|(_, e)| e.seq);
+                // A lost race only if the position is really taken: a
+                // duplicate on an index an operator added (servers that do
+                // not name the index, FerretDB) is an error, not a retry.
+                conflict = match seq {
+                    Some(seq) => self
+                        .position_taken(chain, seq, deadline)
+                        .await
+                        .unwrap_or(true),
+                    None => false,
+                };
+                if conflict {
+                    state.occupied = seq;
+                }
             }
             let failure = match error {
                 Some(Some(e)) if !conflict => Some(Some(e)),
@@ -777,6 +790,29 @@ impl EventLog {
                 reason: format!("malformed: {}", m.reason),
             }),
         }
+    }
+
+    /// Whether a record is stored at `chain#seq` (by `_id`, else by chain
+    /// and seq for records written by an older version).
+    async fn position_taken(&self, chain: &ChainId, seq: u64, deadline: Instant) -> Result<bool> {
+        bounded(deadline, chain, "checking a taken position", async {
+            if self
+                .events
+                .find_one(doc! {"_id": event_doc_id(chain, seq)})
+                .projection(doc! {"_id": 1})
+                .await?
+                .is_some()
+            {
+                return Ok(true);
+            }
+            Ok(self
+                .events
+                .find_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+                .projection(doc! {"_id": 1})
+                .await?
+                .is_some())
+        })
+        .await
     }
 
     /// The document of the last event in an unbroken run of `_id`s from
