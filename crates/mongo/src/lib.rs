@@ -2,16 +2,20 @@
 //! crates `stream-keyset` and `stream-chain` to the official `mongodb`
 //! driver.
 //!
-//! - [`EventLog`]: appends safe across processes without a coordinator (the
-//!   unique `(chain, seq)` index decides; the loser reloads the head,
-//!   re-seals and retries), group commit inside a process, reading, search,
+//! - [`EventLog`]: appends safe and fair across processes: the unique
+//!   `(chain, seq)` index decides every race, processes take short turns on
+//!   a chain through one small document per chain (`chainHeads`, which also
+//!   carries a head hint checked by its seal), every append returns within
+//!   its deadline with a typed outcome; group commit inside a process;
+//!   quarantine of a forged head; reading, search,
 //!   verification through a cursor, integrity reports, retention with
 //!   sealed anchors, and keyset rotation.
 //! - [`SealedDocuments`]: typed documents whose secret values use Stream's
 //!   `{clear, secure}` shape.
 //!
 //! No multi-document transaction, TTL index or atomic findAndModify is
-//! needed: it runs on a standalone server, a replica set, or FerretDB.
+//! needed (a turn granted twice costs a retry): it runs on a standalone
+//! server, a replica set, or FerretDB.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
