@@ -391,7 +391,10 @@ async fn a_stall_of_25_seconds() {
         acked_after(&seen, resumed) > 0,
         "appends resumed after the stall"
     );
-    check(&s, &seen, false).await;
+    // An insert held by the stall and delivered after it (its caller was
+    // told the outcome is unknown) carries the time it was drafted, up to
+    // 25 s before its neighbours: a warning, rightly, not an error.
+    check(&s, &seen, true).await;
     s.proxy.delete().unwrap();
     s.t.drop().await;
 }

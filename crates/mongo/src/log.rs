@@ -512,6 +512,12 @@ impl EventLog {
                         break;
                     }
                 }
+                if !more {
+                    // A turn handed on costs the next holder a round trip
+                    // or two: a short wait is cheaper when work is near.
+                    tokio::time::sleep(LINGER).await;
+                    more = !lock(&writer.queue).is_empty();
+                }
             }
             if self.config.turns {
                 let deadline = Instant::now() + self.config.operation_timeout;
@@ -1463,6 +1469,9 @@ const UNKNOWN_OUTCOME_GRACE: Duration = Duration::from_millis(950);
 /// How many times the committing task yields to the callers it just
 /// answered before it ends its turn for want of work.
 const LINGER_YIELDS: usize = 16;
+
+/// How long a holder without work waits for more before ending its turn.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// Whether the server answered a write with a refusal (nothing after the
 /// refused document was written), rather than the connection failing or
