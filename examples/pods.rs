@@ -204,6 +204,11 @@ async fn writer(args: WriterArgs) -> i32 {
     for task in tasks {
         let _ = task.await;
     }
+    // A pod going away hands its turn on rather than leaving the others to
+    // wait for the take-over.
+    if let Err(e) = log.release_turns().await {
+        eprintln!("pods writer: releasing the turn: {e}");
+    }
     let stats = log.append_stats();
     println!(
         "{{\"stats\":{},\"conflicts\":{},\"head_scans\":{},\"takeovers\":{}}}",

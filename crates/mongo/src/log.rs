@@ -321,6 +321,34 @@ impl EventLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = chainer;
     }
 
+    /// Ends every turn this process holds, publishing its head hints: call
+    /// it on a graceful shutdown (SIGTERM of a pod), after the last append
+    /// returned, so that the other pods need not wait
+    /// [`LogConfig::turn_ttl`] to take over. Appends made after it take
+    /// turns again as usual.
+    pub async fn release_turns(&self) -> Result<()> {
+        let writers: Vec<(ChainId, Arc<Writer>)> = lock(&self.writers)
+            .iter()
+            .map(|(c, w)| (c.clone(), w.clone()))
+            .collect();
+        for (chain, writer) in writers {
+            let mut state = writer.state.lock().await;
+            let deadline = Instant::now() + self.config.operation_timeout;
+            let ChainState { turn, head_doc, .. } = &mut *state;
+            self.turns
+                .after_commit(
+                    &chain,
+                    turn,
+                    &self.config,
+                    head_doc.as_ref(),
+                    false,
+                    deadline,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// What this process's appends met so far.
     pub fn append_stats(&self) -> AppendStats {
         AppendStats {

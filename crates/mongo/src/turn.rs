@@ -37,13 +37,14 @@ use crate::codec::event_from_document;
 use crate::error::{Error, Outcome, Result};
 use crate::log::LogConfig;
 
-/// How far a waiter's `alive` may lag the turn document's version before
-/// a holder no longer hands the turn to it. A waiter refreshes it at each
-/// new version it sees (it polls far more often than versions change), so
-/// only a gone or no longer waiting one falls behind: a process that took
-/// its turn and went idle is at least three versions behind (its take, its
-/// release, the next take, a renewal).
-const LIVE_WAITER_VERSIONS: i64 = 2;
+/// How far a waiter's `alive` may lag the version the holder last wrote
+/// before the holder no longer hands the turn to it. A waiter writes
+/// `alive` as soon as it sees a new version, and it looks at least every
+/// half turn, while a holder keeps the turn for a whole one: a live waiter
+/// is never behind. A process that took its turn and went idle is (its
+/// waiter document is deleted after the take, off the commit path, and
+/// that delete can be late or lost).
+const LIVE_WAITER_VERSIONS: i64 = 0;
 
 /// How many poll intervals a free turn is left to the first waiter in line
 /// before anyone may take it (a waiter polls at most every two intervals
@@ -68,6 +69,8 @@ pub(crate) struct Turn {
     version: i64,
     /// Turns taken over from a holder presumed gone.
     pub takeovers: u64,
+    /// The newest version of the turn document seen (versions only grow).
+    newest_seen: i64,
     /// Whether the turn document is known to exist.
     created: bool,
 }
@@ -82,6 +85,7 @@ impl Turn {
             mark: None,
             version: 0,
             takeovers: 0,
+            newest_seen: 0,
             created: false,
         }
     }
@@ -228,6 +232,14 @@ impl Turns {
             };
             let owner = owner_of(&seen);
             let version = version_of(&seen);
+            if version < turn.newest_seen {
+                // An older state than one already seen (FerretDB on SQLite
+                // was seen to answer from an old snapshot): no news. Acting
+                // on it would take a turn that was handed on long ago.
+                tokio::time::sleep(config.turn_poll).await;
+                continue;
+            }
+            turn.newest_seen = version;
             if owner.as_deref() == Some(self.pod.as_str()) {
                 // Handed to us by the previous holder.
                 return Ok(self.taken(chain, turn, seen));
@@ -346,6 +358,7 @@ impl Turns {
         }
         turn.held = true;
         turn.version = version_of(&document);
+        turn.newest_seen = turn.newest_seen.max(turn.version);
         turn.since = Instant::now();
         turn.observed = None;
         turn.marked_at = None;
@@ -402,6 +415,7 @@ impl Turns {
         })
         .await?;
         turn.version += 1;
+        turn.newest_seen = turn.newest_seen.max(turn.version);
         if written.matched_count == 0 {
             // Someone took the turn over (they thought we were gone).
             turn.held = false;
