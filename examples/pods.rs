@@ -81,6 +81,9 @@ struct WriterArgs {
     /// granted to everyone).
     #[arg(long)]
     no_turns: bool,
+    /// The turn budget (`LogConfig::turn`), ms.
+    #[arg(long, default_value_t = 25)]
+    turn_ms: u64,
 }
 
 #[derive(Parser)]
@@ -104,6 +107,9 @@ struct BenchArgs {
     /// Skip the loopback runs.
     #[arg(long)]
     only_latency: bool,
+    /// The writers' turn budget, ms.
+    #[arg(long, default_value_t = 25)]
+    turn_ms: u64,
 }
 
 #[tokio::main]
@@ -138,6 +144,7 @@ async fn writer(args: WriterArgs) -> i32 {
         operation_timeout: Duration::from_millis(args.timeout_ms),
         server_selection_timeout: Duration::from_millis(args.timeout_ms / 2),
         turns: !args.no_turns,
+        turn: Duration::from_millis(args.turn_ms),
         ..LogConfig::default()
     };
     let (_client, db) =
@@ -270,6 +277,7 @@ fn run(args: &BenchArgs, uri: &str, writers: usize, one_chain: bool, tag: &str) 
             .args(["writer", "--uri", &uri, "--seal-secret", &secret])
             .args(["--chain", &chain, "--id", &id.to_string()])
             .args(["--tasks", &args.tasks.to_string()])
+            .args(["--turn-ms", &args.turn_ms.to_string()])
             .args(["--duration-ms", &(args.seconds * 1000).to_string()])
             .stdout(Stdio::piped())
             .spawn();
