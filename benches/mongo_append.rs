@@ -20,11 +20,9 @@
 //! - `three_writers/100`: three [`EventLog`]s with a `mongodb::Client`
 //!   each, appending 100 drafts each concurrently to one chain (300 events
 //!   per iteration) in a collection of their own with the same indexes;
-//!   afterwards the chain must verify with no fork. The losers of a race
-//!   reload the head ([`EventLog::load_head`]), which on a server without
-//!   index use for sorted finds (FerretDB 1.24 on SQLite pushes down only
-//!   `{_id: ...}`) scans the whole collection: this id then slows down as
-//!   the collection grows.
+//!   afterwards the chain must verify with no fork. The writers take
+//!   turns on the chain (`chainHeads`); the multi-process figures are those
+//!   of `examples/pods.rs bench`.
 //!
 //! Throughput in events (elements).
 //!
