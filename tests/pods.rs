@@ -35,48 +35,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// `target/<profile>/examples`, with `pods` and `verify_chain` built.
 fn examples() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("path of the test binary");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in target/<profile>/deps");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev",
-            Some(other) => other,
-            None => panic!("unexpected test binary path {}", exe.display()),
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_BIN_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                build.env_remove(name.as_ref());
-            }
-        }
-        let output = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "--profile", profile])
-            .args(["--example", "pods", "--example", "verify_chain"])
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cargo build --example pods --example verify_chain failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        profile_dir.join("examples")
-    })
+    DIR.get_or_init(|| common::build_examples(&["pods", "verify_chain"]))
 }
 
 fn exe(name: &str) -> PathBuf {

@@ -42,58 +42,7 @@ const OTHER_SECRET: &str = "another-32-character-seal-secret";
 /// `target/<profile>/examples`, with both examples built.
 fn examples() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("path of the test binary");
-        // target/<profile>/deps/verify_chain-<hash> -> target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in target/<profile>/deps");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev",
-            Some(other) => other,
-            None => panic!("unexpected test binary path {}", exe.display()),
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        // What cargo sets for running this test, not for building: build
-        // scripts watching such a variable (ring's `CARGO_MANIFEST_DIR`)
-        // would otherwise see it change, and rebuild half the tree.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_BIN_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                ]
-                .contains(&name.as_ref())
-            {
-                build.env_remove(name.as_ref());
-            }
-        }
-        let output = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--quiet", "--profile", profile])
-            .args(["--example", "verify_chain", "--example", "quickstart"])
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "cargo build --example verify_chain --example quickstart failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let dir = profile_dir.join("examples");
-        assert!(
-            dir.join(exe_name("verify_chain")).is_file(),
-            "{} has no verify_chain after the build",
-            dir.display()
-        );
-        dir
-    })
+    DIR.get_or_init(|| common::build_examples(&["verify_chain", "quickstart"]))
 }
 
 /// `name` with the platform's executable suffix.

@@ -145,3 +145,64 @@ pub fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// Builds the examples `names` with the profile of the running test (a
+/// plain `cargo test` builds examples first, a run restricted to one test
+/// file does not) and returns `target/<profile>/examples`.
+pub fn build_examples(names: &[&str]) -> std::path::PathBuf {
+    use std::path::Path;
+    let exe = std::env::current_exe().expect("path of the test binary");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => panic!("unexpected test binary path {}", exe.display()),
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = std::process::Command::new(cargo);
+    // What cargo sets for running this test, not for building: build
+    // scripts watching such a variable (ring's `CARGO_MANIFEST_DIR`)
+    // would otherwise see it change, and rebuild half the tree.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            build.env_remove(name.as_ref());
+        }
+    }
+    build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--profile", profile]);
+    for name in names {
+        build.args(["--example", name]);
+    }
+    let output = build.output().expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build of the examples {names:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = profile_dir.join("examples");
+    for name in names {
+        let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            path.is_file(),
+            "{} is missing after the build",
+            path.display()
+        );
+    }
+    dir
+}
