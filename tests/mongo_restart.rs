@@ -40,15 +40,7 @@ fn chain(name: &str) -> ChainId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_in_the_middle_of_appends_loses_no_acknowledged_event() {
-    let Some(script) = std::env::var_os("STREAM_MONGO_SCRIPT") else {
-        if std::env::var("STREAM_REQUIRE_MONGO").as_deref() == Ok("1")
-            && std::env::var_os("MONGODB_URI").is_none()
-        {
-            panic!("STREAM_MONGO_SCRIPT is required to restart the server");
-        }
-        eprintln!(
-            "\n*** SKIPPED restart test: no controllable server (STREAM_MONGO_SCRIPT unset) ***\n"
-        );
+    let Some(script) = common::restart_script() else {
         return;
     };
     let Some(t) = test_db("restart").await else {

@@ -415,15 +415,7 @@ async fn kill_9_of_one_writer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart() {
     let _serial = SERIAL.lock().await;
-    let Some(script) = std::env::var_os("STREAM_MONGO_SCRIPT") else {
-        if std::env::var("STREAM_REQUIRE_MONGO").as_deref() == Ok("1")
-            && std::env::var_os("MONGODB_URI").is_none()
-        {
-            panic!("STREAM_MONGO_SCRIPT is required to restart the server");
-        }
-        eprintln!(
-            "\n*** SKIPPED restart test: no controllable server (STREAM_MONGO_SCRIPT unset) ***\n"
-        );
+    let Some(script) = common::restart_script() else {
         return;
     };
     let Some(s) = setup("restart").await else {

@@ -206,3 +206,21 @@ pub fn build_examples(names: &[&str]) -> std::path::PathBuf {
     }
     dir
 }
+
+/// The script that restarts the test server (`STREAM_MONGO_SCRIPT`, set by
+/// `scripts/test.sh`), or `None` (skip, loudly) when the server is not ours
+/// to restart; required when the suite must run and started the server.
+pub fn restart_script() -> Option<std::ffi::OsString> {
+    if let Some(script) = std::env::var_os("STREAM_MONGO_SCRIPT") {
+        return Some(script);
+    }
+    if std::env::var("STREAM_REQUIRE_MONGO").as_deref() == Ok("1")
+        && std::env::var_os("MONGODB_URI").is_none()
+    {
+        panic!("STREAM_MONGO_SCRIPT is required to restart the server");
+    }
+    eprintln!(
+        "\n*** SKIPPED restart test: no controllable server (STREAM_MONGO_SCRIPT unset) ***\n"
+    );
+    None
+}

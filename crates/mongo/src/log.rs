@@ -575,11 +575,10 @@ impl EventLog {
             let (expired, live): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.deadline <= now);
             for job in expired {
-                let waited = job.deadline.saturating_duration_since(now);
                 job.finish(Err(Error::Timeout {
                     chain: chain.to_string(),
                     operation: "append",
-                    waited_ms: (self.config.operation_timeout + waited).as_millis() as u64,
+                    waited_ms: self.config.operation_timeout.as_millis() as u64,
                     outcome: Outcome::NotWritten,
                 }));
             }
@@ -599,13 +598,20 @@ impl EventLog {
                     .fetch_add(state.turn.takeovers - before, Ordering::Relaxed);
                 match acquired {
                     Ok(document) => {
-                        let secrets = self.chainer().secrets().clone();
-                        if let Some(hint) = authentic_hint(&document, chain, &secrets) {
-                            let newer = state.head.as_ref().is_none_or(|h| hint.seq >= h.next_seq);
+                        let chainer = self.chainer();
+                        if let Some(hint) = authentic_hint(&document, chain, chainer.secrets()) {
                             let fresh = state.occupied.is_none_or(|taken| hint.seq >= taken);
-                            if newer && fresh {
-                                state.head = Some(Head::after(&hint));
-                                state.probe_from = Some(hint.seq);
+                            match &state.head {
+                                // Newer than where this process wrote: the
+                                // chain went on there (a replayed older
+                                // event could point into a purged range).
+                                Some(h) if fresh && hint.seq >= h.next_seq => {
+                                    state.head = Some(Head::after(&hint));
+                                    state.probe_from = Some(hint.seq);
+                                }
+                                // Nothing known: only a place to probe from.
+                                None if fresh => state.probe_from = Some(hint.seq),
+                                _ => {}
                             }
                         }
                     }
@@ -787,18 +793,19 @@ impl EventLog {
             }
             None => None,
         };
-        let document = match found {
-            Some(d) => Some(d),
+        let (position, document) = match found {
+            Some((at, d)) => (Some(at), Some(d)),
             None => {
                 self.stats.head_scans.fetch_add(1, Ordering::Relaxed);
-                bounded(deadline, chain, "finding the chain's head", async {
+                let scanned = bounded(deadline, chain, "finding the chain's head", async {
                     Ok(self
                         .events
                         .find_one(doc! {"chain": chain.as_str()})
                         .sort(doc! {"seq": -1})
                         .await?)
                 })
-                .await?
+                .await?;
+                (None, scanned)
             }
         };
         let Some(document) = document else {
@@ -810,6 +817,19 @@ impl EventLog {
             .and_then(|s| u64::try_from(s).ok())
             .unwrap_or(0);
         match event_from_document(&document) {
+            // Found at its derived `_id` by a probe, it must be the event of
+            // that position (an authentic event copied elsewhere is not).
+            Ok(event) if position.is_some_and(|at| at != event.seq || &event.chain != chain) => {
+                let at = position.unwrap_or(claimed);
+                Err(Error::HeadRejected {
+                    chain: chain.to_string(),
+                    seq: at,
+                    reason: format!(
+                        "the record stored as {chain}#{at} is event {}#{}",
+                        event.chain, event.seq
+                    ),
+                })
+            }
             Ok(event) if &event.chain == chain && event.seal_is_valid(self.chainer().secrets()) => {
                 Ok(Head::after(&event))
             }
@@ -851,15 +871,16 @@ impl EventLog {
 
     /// The document of the last event in an unbroken run of `_id`s from
     /// `known`, or `None` when `known` itself is not there.
-    async fn probe_head(&self, chain: &ChainId, known: u64) -> Result<Option<Document>> {
+    async fn probe_head(&self, chain: &ChainId, known: u64) -> Result<Option<(u64, Document)>> {
         let at = |seq: u64| {
             let events = self.events.clone();
             let id = event_doc_id(chain, seq);
             async move { events.find_one(doc! {"_id": id}).await }
         };
-        let Some(mut last) = at(known).await? else {
+        let Some(first) = at(known).await? else {
             return Ok(None);
         };
+        let mut last = (known, first);
         // Gallop forward, then bisect between the last present and the
         // first missing position.
         let (mut low, mut step) = (known, 1u64);
@@ -869,7 +890,7 @@ impl EventLog {
             };
             match at(next).await? {
                 Some(d) => {
-                    last = d;
+                    last = (next, d);
                     low = next;
                     step = step.saturating_mul(2);
                 }
@@ -881,7 +902,7 @@ impl EventLog {
             let middle = low + (high - low) / 2;
             match at(middle).await? {
                 Some(d) => {
-                    last = d;
+                    last = (middle, d);
                     low = middle;
                 }
                 None => high = middle,
@@ -1068,12 +1089,35 @@ impl EventLog {
     /// authentic event is refused ([`Error::NotQuarantinable`]): retention
     /// and erasure have their own, sealed, ways.
     pub async fn quarantine(&self, chain: &ChainId, seq: u64, reason: &str) -> Result<()> {
-        let found = self
+        let at = event_doc_id(chain, seq);
+        let mut found = self
             .events
             .find(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
             .await?
             .try_collect::<Vec<Document>>()
             .await?;
+        // Also what sits at the position's `_id`, whatever it claims.
+        if let Some(d) = self.events.find_one(doc! {"_id": &at}).await? {
+            if !found.iter().any(|f| f.get("_id") == d.get("_id")) {
+                found.push(d);
+            }
+        }
+        // Only the newest position: a hole moved aside in the middle could
+        // be filled by a new event and break the chain after it.
+        let later = self
+            .events
+            .find_one(doc! {"chain": chain.as_str(), "seq": {"$gt": seq_to_bson(seq)}})
+            .projection(doc! {"_id": 1})
+            .await?;
+        if later.is_some() && !found.is_empty() {
+            return Err(Error::NotQuarantinable {
+                chain: chain.to_string(),
+                seq,
+                reason:
+                    "records with higher sequence numbers are stored: quarantine the newest first"
+                        .into(),
+            });
+        }
         if found.is_empty() {
             return Err(Error::NotQuarantinable {
                 chain: chain.to_string(),
@@ -1083,13 +1127,25 @@ impl EventLog {
         }
         let secrets = self.chainer().secrets().clone();
         for record in &found {
+            // Authentic in place: its seal verifies and it is not stored
+            // at another position's `_id`.
+            let in_place = |event: &SealedEvent| match record.get("_id") {
+                Some(Bson::String(id)) => *id == event_doc_id(&event.chain, event.seq),
+                _ => true,
+            };
             let why = match event_from_document(record) {
-                Ok(event) if event.seal_is_valid(&secrets) => {
+                Ok(event) if event.seal_is_valid(&secrets) && in_place(&event) => {
                     return Err(Error::NotQuarantinable {
                         chain: chain.to_string(),
                         seq,
                         reason: "it is an authentic event (its seal verifies)".into(),
                     })
+                }
+                Ok(event) if event.seal_is_valid(&secrets) => {
+                    format!(
+                        "an authentic event ({}#{}) copied to another position",
+                        event.chain, event.seq
+                    )
                 }
                 Ok(_) => "its seal does not verify".to_owned(),
                 Err(m) => format!("malformed: {}", m.reason),

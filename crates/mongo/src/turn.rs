@@ -51,6 +51,9 @@ const LIVE_WAITER_VERSIONS: i64 = 0;
 /// and a half, jitter included, so the first in line gets its chance).
 const FREE_GRACE_POLLS: u32 = 10;
 
+/// Most waiter documents read per hand-over.
+const MAX_WAITERS: i64 = 64;
+
 /// This process's view of the turn of one chain.
 #[derive(Debug)]
 pub(crate) struct Turn {
@@ -69,8 +72,8 @@ pub(crate) struct Turn {
     version: i64,
     /// Turns taken over from a holder presumed gone.
     pub takeovers: u64,
-    /// The newest version of the turn document seen (versions only grow).
-    newest_seen: i64,
+    /// The newest version of the turn document seen, and when.
+    newest_seen: (i64, Instant),
     /// Whether the turn document is known to exist.
     created: bool,
 }
@@ -85,7 +88,7 @@ impl Turn {
             mark: None,
             version: 0,
             takeovers: 0,
-            newest_seen: 0,
+            newest_seen: (0, Instant::now()),
             created: false,
         }
     }
@@ -135,7 +138,13 @@ fn first_waiter(waiters: &[Document], version: i64, except: Option<&str>) -> Opt
             let pod = w.get_str("pod").ok()?;
             let mark = w.get("mark").and_then(as_i64)?;
             let alive = w.get("alive").and_then(as_i64).unwrap_or(mark);
-            (Some(pod) != except && alive + LIVE_WAITER_VERSIONS >= version).then_some((mark, pod))
+            // A live waiter saw the holder's version and no later one (a
+            // forged `alive` from the future is not a waiter), and asked
+            // before it was alive.
+            let live = alive.saturating_add(LIVE_WAITER_VERSIONS) >= version
+                && alive <= version
+                && mark <= alive;
+            (Some(pod) != except && live).then_some((mark, pod))
         })
         .min()
         .map(|(_, pod)| pod.to_owned())
@@ -180,6 +189,8 @@ impl Turns {
         Ok(self
             .heads
             .find(doc! {"waitsFor": chain.as_str()})
+            // Bounded, whatever was written there: a handful of pods wait.
+            .limit(MAX_WAITERS)
             .await?
             .try_collect()
             .await?)
@@ -232,14 +243,17 @@ impl Turns {
             };
             let owner = owner_of(&seen);
             let version = version_of(&seen);
-            if version < turn.newest_seen {
-                // An older state than one already seen (FerretDB on SQLite
+            if version < turn.newest_seen.0 && turn.newest_seen.1.elapsed() < config.turn_ttl {
+                // An older state than one seen lately (FerretDB on SQLite
                 // was seen to answer from an old snapshot): no news. Acting
-                // on it would take a turn that was handed on long ago.
-                tokio::time::sleep(config.turn_poll).await;
+                // on it would take a turn that was handed on long ago. Only
+                // for a while: a version set back for good (by hand, or a
+                // forged huge one undone) is accepted after `turn_ttl`.
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(config.turn_poll.min(left)).await;
                 continue;
             }
-            turn.newest_seen = version;
+            turn.newest_seen = (version, Instant::now());
             if owner.as_deref() == Some(self.pod.as_str()) {
                 // Handed to us by the previous holder.
                 return Ok(self.taken(chain, turn, seen));
@@ -270,16 +284,27 @@ impl Turns {
                 true
             };
             if (owner.is_none() && first_in_line) || stale {
-                let filter = match &owner {
-                    Some(o) => doc! {"_id": chain.as_str(), "owner": o, "version": version},
-                    None => doc! {"_id": chain.as_str(), "owner": Bson::Null},
-                };
+                // Compare-and-set on the values as stored, whatever their
+                // type: a document written with wrong types (by hand, or by
+                // an attacker) is taken and repaired, never wedged.
+                let mut filter = doc! {"_id": chain.as_str()};
+                for field in ["owner", "version"] {
+                    filter.insert(
+                        field,
+                        seen.get(field)
+                            .cloned()
+                            .unwrap_or_else(|| Bson::Document(doc! {"$exists": false})),
+                    );
+                }
+                if seen.get("owner").is_none() {
+                    filter.insert("owner", Bson::Null);
+                }
                 let taken = bounded(deadline, chain, "taking the chain's turn", async {
                     Ok(self
                         .heads
                         .find_one_and_update(
                             filter,
-                            doc! {"$set": {"owner": &self.pod}, "$inc": {"version": 1_i64}},
+                            doc! {"$set": {"owner": &self.pod, "version": version.saturating_add(1)}},
                         )
                         .return_document(ReturnDocument::After)
                         .await?)
@@ -358,7 +383,7 @@ impl Turns {
         }
         turn.held = true;
         turn.version = version_of(&document);
-        turn.newest_seen = turn.newest_seen.max(turn.version);
+        turn.newest_seen = (turn.newest_seen.0.max(turn.version), Instant::now());
         turn.since = Instant::now();
         turn.observed = None;
         turn.marked_at = None;
@@ -415,7 +440,7 @@ impl Turns {
         })
         .await?;
         turn.version += 1;
-        turn.newest_seen = turn.newest_seen.max(turn.version);
+        turn.newest_seen = (turn.newest_seen.0.max(turn.version), Instant::now());
         if written.matched_count == 0 {
             // Someone took the turn over (they thought we were gone).
             turn.held = false;
