@@ -1467,7 +1467,8 @@ mod fast {
                             "seal" => fill(&mut e.seal, map.next_value::<Bin>()?.0)?,
                             // A retention anchor is rare: the generic
                             // conversion reads it.
-                            "anchor" => {
+                            // So is a stub (`purged`).
+                            "anchor" | "purged" => {
                                 fill(&mut e.anchor, ())?;
                                 map.next_value::<Option<de::IgnoredAny>>()?
                                     .map_or(Ok(()), |_| Err(decline()))?;
@@ -1503,6 +1504,7 @@ mod fast {
                 prev: Seal::from_slice(&self.prev??)?,
                 seal: Seal::from_slice(&self.seal??)?,
                 anchor: None,
+                purged: None,
             })
         }
     }

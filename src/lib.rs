@@ -6,8 +6,10 @@ mod memory;
 mod store;
 
 pub use crate::error::{Error, Result};
-pub use crate::store::{EventStore, ReadEvent, ReadValue};
-pub use stream_mongo::{LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery};
+pub use crate::store::{EventStore, PurgeSummary, ReadEvent, ReadValue, PURGE_CLOCK_SKEW_MS};
+pub use stream_mongo::{
+    LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery, ShredOutcome,
+};
 
 /// Sealed, chained audit events and their verification (`stream-chain`).
 pub use stream_chain as chain;

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use stream_chain::{
-    Anchor, ChainId, Chainer, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, SealedEvent,
-    Verifier, VerifyReport,
+    shred_refusal, Anchor, ChainId, Chainer, EventDraft, Head, IntegrityReport, PurgeScan,
+    PurgeStep, RotationRecord, Sealed, SealedEvent, ShredRecord, Verifier, VerifyReport,
+    SHRED_CODE,
 };
-use stream_mongo::{PurgeOutcome, SearchPage, SearchQuery};
+use stream_mongo::{PurgeOutcome, RotationProgress, SearchPage, SearchQuery, ShredOutcome};
 
 use crate::error::Result;
 
@@ -28,9 +29,87 @@ impl MemoryLog {
         let mut head = events
             .last()
             .map_or_else(|| Head::genesis(chain.clone()), Head::after);
-        let sealed = chainer.seal_batch(&mut head, drafts)?;
+        // The newest authentic rotation record decides the secret, as on
+        // MongoDB (several stores may share this log, as pods a database).
+        let rotation = events
+            .iter()
+            .rev()
+            .filter(|e| e.seal_is_valid(chainer.secrets()))
+            .find_map(|e| RotationRecord::parse(e).and_then(|r| r.ok()));
+        let plan = chainer.plan(&head, rotation.as_ref())?;
+        let Sealed {
+            rotation,
+            events: sealed,
+        } = chainer.seal_planned(&mut head, drafts, &plan)?;
+        events.extend(rotation);
         events.extend(sealed.iter().cloned());
         Ok(sealed)
+    }
+
+    /// Crypto-shredding, as on MongoDB: the shred record first (unless an
+    /// earlier one covers the keys), then the data keys erased.
+    pub(crate) fn shred(
+        &mut self,
+        chainer: &Chainer,
+        chain: &ChainId,
+        seq: u64,
+        key: Option<&str>,
+        draft_of: impl FnOnce(ShredRecord) -> EventDraft,
+        reason: &str,
+    ) -> Result<ShredOutcome> {
+        let refuse = |why: String| {
+            crate::Error::Mongo(stream_mongo::Error::NotShreddable {
+                chain: chain.to_string(),
+                seq,
+                reason: why,
+            })
+        };
+        let event = self.get(chain, seq);
+        if let Some(why) = shred_refusal(event, key, chainer.secrets()) {
+            return Err(refuse(why));
+        }
+        let wanted = event.map(|e| e.shreddable_keys(key)).unwrap_or_default();
+        let covered: Vec<String> = self
+            .chains
+            .get(chain)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.seq > seq && e.seal_is_valid(chainer.secrets()))
+            .filter_map(|e| ShredRecord::parse(e).and_then(|r| r.ok()))
+            .filter(|r| r.target == seq)
+            .flat_map(|r| r.keys)
+            .collect();
+        let unrecorded: Vec<String> = wanted
+            .iter()
+            .filter(|k| !covered.contains(*k))
+            .cloned()
+            .collect();
+        let record_seq = if unrecorded.is_empty() {
+            None
+        } else {
+            let record = ShredRecord {
+                target: seq,
+                keys: unrecorded,
+                reason: reason.to_owned(),
+            };
+            let sealed = self.append(chainer, chain, &[draft_of(record)])?;
+            sealed.last().map(|e| e.seq)
+        };
+        if let Some(event) = self.get_mut(chain, seq) {
+            for k in &wanted {
+                event.shred(Some(k));
+            }
+        }
+        Ok(ShredOutcome {
+            erased: wanted,
+            record_seq,
+        })
+    }
+
+    fn get_mut(&mut self, chain: &ChainId, seq: u64) -> Option<&mut SealedEvent> {
+        let events = self.chains.get_mut(chain)?;
+        let first = events.first()?.seq;
+        events.get_mut(usize::try_from(seq.checked_sub(first)?).ok()?)
     }
 
     pub(crate) fn get(&self, chain: &ChainId, seq: u64) -> Option<&SealedEvent> {
@@ -83,8 +162,27 @@ impl MemoryLog {
         }
     }
 
+    /// A verifier that learned the shred records first.
+    pub(crate) fn verifier(&self, chainer: &Chainer, chain: Option<&ChainId>) -> Verifier {
+        let mut verifier =
+            Verifier::new(chainer.secrets().clone()).with_now_ms(stream_mongo::wall_clock_ms());
+        self.learn_shreds(chain, &mut verifier);
+        verifier
+    }
+
+    pub(crate) fn learn_shreds(&self, chain: Option<&ChainId>, verifier: &mut Verifier) {
+        for (id, events) in &self.chains {
+            if chain.is_none_or(|c| c == id) {
+                events
+                    .iter()
+                    .filter(|e| e.code == SHRED_CODE)
+                    .for_each(|e| verifier.learn_shred(e));
+            }
+        }
+    }
+
     pub(crate) fn verify(&self, chainer: &Chainer, chain: Option<&ChainId>) -> VerifyReport {
-        let mut verifier = Verifier::new(chainer.secrets().clone());
+        let mut verifier = self.verifier(chainer, chain);
         self.verify_into(chain, &mut verifier);
         verifier.finish()
     }
@@ -113,8 +211,9 @@ impl MemoryLog {
     }
 
     /// The same rule as MongoDB's purge: the verified, expired prefix goes
-    /// (expiry read from the sealed `removeAt`), the newest event stays, the
-    /// first kept carries the anchor.
+    /// (expiry read from the sealed `removeAt`), the first kept carries the
+    /// anchor, every expired event after it becomes a stub; the newest
+    /// event and the store's records stay.
     pub(crate) fn purge_expired(
         &mut self,
         chainer: &Chainer,
@@ -135,35 +234,52 @@ impl MemoryLog {
         }
         let last = events.len().saturating_sub(1);
         let mut keep = None;
+        let mut stubs = Vec::new();
+        // Decide everything first (any doubt refuses before a change).
         for (i, event) in events.iter().enumerate() {
-            if scan.step(event, i == last)? == PurgeStep::Keep {
-                keep = Some(i);
-                break;
+            match scan.step(event, i == last)? {
+                PurgeStep::Keep if keep.is_none() => keep = Some(i),
+                PurgeStep::Stub => stubs.push(i),
+                _ => {}
+            }
+        }
+        let mut outcome = PurgeOutcome::default();
+        for i in stubs {
+            if let Some(event) = events.get_mut(i) {
+                event.purge(now_ms, chainer.secrets().current())?;
+                outcome.stubbed += 1;
             }
         }
         let Some(keep) = keep else {
-            return Ok(PurgeOutcome::default());
+            outcome.first_kept = events.first().map(|e| e.seq);
+            return Ok(outcome);
         };
         if keep > 0 {
             let anchor = Anchor::new(&events[keep], now_ms, chainer.secrets().current());
             events[keep].anchor = Some(anchor);
             events.drain(..keep);
         }
-        Ok(PurgeOutcome {
-            deleted: keep as u64,
-            first_kept: events.first().map(|e| e.seq),
-        })
+        outcome.deleted = keep as u64;
+        outcome.first_kept = events.first().map(|e| e.seq);
+        Ok(outcome)
     }
 
-    /// Re-wraps every data key; returns (examined, re-wrapped) events.
-    pub(crate) fn rewrap(&mut self, chainer: &Chainer) -> Result<(u64, u64)> {
-        let (mut examined, mut rewrapped) = (0, 0);
+    /// Re-wraps every data key under the primary; a record that cannot be
+    /// re-wrapped is counted and left as it is (with why, for the first).
+    pub(crate) fn rewrap(&mut self, chainer: &Chainer) -> (RotationProgress, Option<String>) {
+        let mut progress = RotationProgress::default();
+        let mut first = None;
         for event in self.chains.values_mut().flatten() {
-            examined += 1;
-            if chainer.rewrap(event)? > 0 {
-                rewrapped += 1;
+            progress.examined += 1;
+            match chainer.rewrap(event) {
+                Ok(0) => {}
+                Ok(_) => progress.rewrapped += 1,
+                Err(e) => {
+                    progress.failed += 1;
+                    first.get_or_insert_with(|| format!("{}#{}: {e}", event.chain, event.seq));
+                }
             }
         }
-        Ok((examined, rewrapped))
+        (progress, first)
     }
 }

@@ -1,6 +1,6 @@
 //! The `EventStore` facade: the one handle the Stream server links.
 
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use stream_chain::{
@@ -8,7 +8,9 @@ use stream_chain::{
     SealSecret, SealSecrets, SealedEvent, Verifier, VerifyReport,
 };
 use stream_keyset::{Algorithm, Keyset};
-use stream_mongo::{EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery};
+use stream_mongo::{
+    EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery, ShredOutcome,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -16,7 +18,7 @@ use crate::memory::MemoryLog;
 
 /// Where events are kept.
 enum Backend {
-    Memory(Mutex<MemoryLog>),
+    Memory(Arc<Mutex<MemoryLog>>),
     Mongo(Box<MongoBackend>),
 }
 
@@ -79,6 +81,29 @@ pub struct EventStore {
     keyset: RwLock<Option<Keyset>>,
     chainer: RwLock<Chainer>,
     backend: Backend,
+    node: String,
+}
+
+/// What a purge did, in all and per chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PurgeSummary {
+    /// Events deleted (expired prefixes, below their anchors).
+    pub deleted: u64,
+    /// Events replaced by their stubs.
+    pub stubbed: u64,
+    /// Per chain, in chain order.
+    pub chains: Vec<(ChainId, PurgeOutcome)>,
+}
+
+/// How far ahead of this clock a purge time may be (the pods' clocks
+/// differ; more is a mistake, refused).
+pub const PURGE_CLOCK_SKEW_MS: i64 = 60_000;
+
+fn node_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "stream-store".to_owned())
 }
 
 impl std::fmt::Debug for EventStore {
@@ -134,8 +159,38 @@ impl EventStore {
         Ok(EventStore {
             keyset: RwLock::new(keyset),
             chainer: RwLock::new(chainer),
-            backend: Backend::Memory(Mutex::new(MemoryLog::default())),
+            backend: Backend::Memory(Arc::new(Mutex::new(MemoryLog::default()))),
+            node: node_name(),
         })
+    }
+
+    /// Another store on the same log, with its own keyset and secrets: in
+    /// memory, what another pod on the same database is (for tests and
+    /// embedded use of the procedures of several pods). On MongoDB, connect
+    /// another store to the same URI instead.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on a MongoDB store.
+    pub fn share_memory(&self, keyset: Option<Keyset>, secrets: SealSecrets) -> Result<EventStore> {
+        let Backend::Memory(log) = &self.backend else {
+            return Err(Error::Config {
+                variable: "MONGODB_URI",
+                message: "share_memory is for in-memory stores; connect to the same URI".into(),
+            });
+        };
+        Ok(EventStore {
+            chainer: RwLock::new(chainer_for(keyset.as_ref(), secrets)?),
+            keyset: RwLock::new(keyset),
+            backend: Backend::Memory(log.clone()),
+            node: node_name(),
+        })
+    }
+
+    /// Names the node (pod) this store writes its records from (shred and
+    /// rotation records); default: env `HOSTNAME`, else `stream-store`.
+    pub fn with_node(mut self, node: impl Into<String>) -> EventStore {
+        self.node = node.into();
+        self
     }
 
     /// A store in the MongoDB of `uri` (database from the URI, else
@@ -159,12 +214,15 @@ impl EventStore {
                 database,
                 log,
             })),
+            node: node_name(),
         })
     }
 
     /// A store configured as Stream's chart does: `KEYSET` (Tink JSON; if
     /// absent, sensitive details are refused), `EVENT_SEAL_SECRET`
-    /// (required), `MONGODB_URI` (absent: in memory).
+    /// (required), `EVENT_SEAL_SECRET_RETIRED` (optional: the secrets that
+    /// sealed before, and a successor being rolled out, separated by
+    /// newlines or commas), `MONGODB_URI` (absent: in memory).
     pub async fn from_env() -> Result<EventStore> {
         let keyset = match std::env::var("KEYSET") {
             Ok(json) if !json.trim().is_empty() => {
@@ -183,7 +241,15 @@ impl EventStore {
             variable: "EVENT_SEAL_SECRET",
             message: e.to_string(),
         })?;
-        let secrets = SealSecrets::new(secret);
+        let mut secrets = SealSecrets::new(secret);
+        if let Ok(list) = std::env::var("EVENT_SEAL_SECRET_RETIRED") {
+            secrets = secrets
+                .with_retired_list(&list)
+                .map_err(|e| Error::Config {
+                    variable: "EVENT_SEAL_SECRET_RETIRED",
+                    message: e.to_string(),
+                })?;
+        }
         match std::env::var("MONGODB_URI") {
             Ok(uri) if !uri.is_empty() => {
                 EventStore::mongodb(&uri, keyset, secrets, LogConfig::default())
@@ -335,13 +401,49 @@ impl EventStore {
     /// Verifies `chain` against a trusted checkpoint: findings if the chain
     /// no longer contains its head or a continuation of it.
     pub async fn verify_against(&self, checkpoint: Checkpoint) -> Result<VerifyReport> {
-        let chainer = self.chainer();
-        let mut verifier = Verifier::new(chainer.secrets().clone());
         let chain = checkpoint.chain.clone();
+        let mut verifier = self.verifier(Some(&chain), false).await?;
         verifier.trust_checkpoint(checkpoint)?;
         match &self.backend {
             Backend::Memory(log) => memory(log).verify_into(Some(&chain), &mut verifier),
             Backend::Mongo(m) => m.log.verify_into(Some(&chain), None, &mut verifier).await?,
+        }
+        Ok(verifier.finish())
+    }
+
+    /// A verifier for this store: its secrets, the time, the shred records
+    /// stored, and with `deep` the keyset.
+    async fn verifier(&self, chain: Option<&ChainId>, deep: bool) -> Result<Verifier> {
+        let chainer = self.chainer();
+        match &self.backend {
+            Backend::Mongo(m) => Ok(m.log.verifier(chain, deep).await?),
+            Backend::Memory(log) => {
+                let verifier = memory(log).verifier(&chainer, chain);
+                if !deep {
+                    return Ok(verifier);
+                }
+                if chainer.envelope().is_none() {
+                    return Err(stream_chain::Error::NoKeyset("(deep verification)".into()).into());
+                }
+                Ok(verifier.with_keyset(chainer))
+            }
+        }
+    }
+
+    /// Deep verification, for the operator who holds the keyset: what
+    /// [`EventStore::verify`] checks, and that every wrapped data key
+    /// unwraps and opens its payload (a corrupted or swapped key is
+    /// reported at its `chain#seq`). A decryption per sensitive detail.
+    pub async fn verify_deep(&self, chain: Option<&str>) -> Result<VerifyReport> {
+        let chain = chain.map(chain_id).transpose()?;
+        let mut verifier = self.verifier(chain.as_ref(), true).await?;
+        match &self.backend {
+            Backend::Memory(log) => memory(log).verify_into(chain.as_ref(), &mut verifier),
+            Backend::Mongo(m) => {
+                m.log
+                    .verify_into(chain.as_ref(), None, &mut verifier)
+                    .await?
+            }
         }
         Ok(verifier.finish())
     }
@@ -425,70 +527,187 @@ impl EventStore {
         }
     }
 
-    /// Purges expired events of every chain, oldest first, anchoring each
-    /// chain's new first event. Returns the total deleted.
-    pub async fn purge_expired(&self, now_ms: i64) -> Result<u64> {
+    /// Retention: purges every event of every chain whose sealed
+    /// `removeAt` is at or before `now_ms`, wherever it stands. The expired
+    /// prefix of a chain is deleted behind a sealed anchor; an expired event
+    /// after it is replaced by its sealed stub; each chain still verifies.
+    /// The newest event of a chain and the store's own records stay.
+    ///
+    /// # Errors
+    /// [`stream_mongo::Error::PurgeInFuture`] when `now_ms` is more than
+    /// [`PURGE_CLOCK_SKEW_MS`] ahead of this clock, and
+    /// [`stream_chain::Error::PurgeRefused`] when a chain does not verify
+    /// up to where it would purge; nothing of that chain is changed then.
+    pub async fn purge_expired(&self, now_ms: i64) -> Result<PurgeSummary> {
+        let ahead_ms = now_ms.saturating_sub(stream_mongo::wall_clock_ms());
+        if ahead_ms > PURGE_CLOCK_SKEW_MS {
+            return Err(stream_mongo::Error::PurgeInFuture { now_ms, ahead_ms }.into());
+        }
         let started = Instant::now();
         let chainer = self.chainer();
-        let mut deleted = 0;
-        match &self.backend {
-            Backend::Memory(log) => {
-                let mut log = memory(log);
-                for chain in log.chains() {
-                    let PurgeOutcome { deleted: d, .. } =
-                        log.purge_expired(&chainer, &chain, now_ms)?;
-                    deleted += d;
-                }
-            }
-            Backend::Mongo(m) => {
-                for chain in m.log.chains().await? {
-                    deleted += m.log.purge_expired(&chain, now_ms).await?.deleted;
-                }
-            }
+        let mut summary = PurgeSummary::default();
+        let chains = match &self.backend {
+            Backend::Memory(log) => memory(log).chains(),
+            Backend::Mongo(m) => m.log.chains().await?,
+        };
+        for chain in chains {
+            let outcome = match &self.backend {
+                Backend::Memory(log) => memory(log).purge_expired(&chainer, &chain, now_ms)?,
+                Backend::Mongo(m) => m.log.purge_expired(&chain, now_ms).await?,
+            };
+            summary.deleted += outcome.deleted;
+            summary.stubbed += outcome.stubbed;
+            summary.chains.push((chain, outcome));
         }
         tracing::info!(
-            deleted,
+            deleted = summary.deleted,
+            stubbed = summary.stubbed,
             millis = started.elapsed().as_millis() as u64,
             "purge"
         );
-        Ok(deleted)
+        Ok(summary)
     }
 
-    /// Keyset rotation: from now on `keyset` (with its new primary)
-    /// encrypts, and every stored data key is re-wrapped under its primary.
-    /// The chain verifies afterwards. Resumable: run it again after an
-    /// interruption.
-    pub async fn rotate_keyset(&self, keyset: Keyset) -> Result<RotationProgress> {
-        let started = Instant::now();
-        let chainer = chainer_for(Some(&keyset), self.chainer().secrets().clone())?;
-        *write(&self.chainer) = chainer.clone();
-        *write(&self.keyset) = Some(keyset);
-        let progress = match &self.backend {
+    /// Crypto-shredding of event `seq` of `chain`: erases the wrapped data
+    /// keys of its sensitive details (all, or only `key`'s), after
+    /// appending a sealed shred record (what, when, from which node and
+    /// `reason`). The values can never be decrypted again; the chain still
+    /// verifies, and a verifier without the keyset tells this erasure from
+    /// an attack, and reports a key restored from a backup.
+    ///
+    /// # Errors
+    /// [`stream_mongo::Error::NotShreddable`] when the event does not
+    /// exist, is not authentic, is a stub or a store record, has no such
+    /// sensitive detail, or its keys are erased already; nothing changed.
+    pub async fn shred(
+        &self,
+        chain: &str,
+        seq: u64,
+        key: Option<&str>,
+        reason: &str,
+    ) -> Result<ShredOutcome> {
+        let id = chain_id(chain)?;
+        let now = stream_mongo::wall_clock_ms();
+        match &self.backend {
             Backend::Memory(log) => {
-                let (examined, rewrapped) = memory(log).rewrap(&chainer)?;
-                tracing::info!(
-                    examined,
-                    rewrapped,
-                    millis = started.elapsed().as_millis() as u64,
-                    "keyset rotation of events"
-                );
-                RotationProgress {
-                    examined,
-                    rewrapped,
-                    failed: 0,
-                }
+                let chainer = self.chainer();
+                memory(log).shred(
+                    &chainer,
+                    &id,
+                    seq,
+                    key,
+                    |r| r.draft(&self.node, now),
+                    reason,
+                )
             }
-            // The MongoDB log traces its own rotation.
-            Backend::Mongo(m) => {
-                m.log.set_chainer(chainer);
-                m.log.rewrap_events(|_| {}).await?
+            Backend::Mongo(m) => Ok(m.log.shred(&id, seq, key, reason, &self.node, now).await?),
+        }
+    }
+
+    /// Keyset rotation, step 1 (on every pod): installs `keyset`, which
+    /// must hold the key that encrypts now (the current primary), so that
+    /// what is stored stays readable. Data keys are wrapped by its primary
+    /// from now on: install the new key as a non-primary first, promote it
+    /// once every pod has it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (variable `KEYSET`) when it lacks the current
+    /// primary; nothing is changed.
+    pub fn install_keyset(&self, keyset: Keyset) -> Result<()> {
+        if let Some(current) = read(&self.keyset).as_ref() {
+            let primary = current.primary_id();
+            if !keyset.list().iter().any(|k| k.id == primary) {
+                return Err(Error::Config {
+                    variable: "KEYSET",
+                    message: format!(
+                        "the new keyset lacks key {primary}, the current primary: stored data would become unreadable; add keys to the keyset, do not replace it"
+                    ),
+                });
+            }
+        }
+        self.set_keyset(keyset)
+    }
+
+    fn set_keyset(&self, keyset: Keyset) -> Result<()> {
+        let chainer = chainer_for(Some(&keyset), self.chainer().secrets().clone())?;
+        if let Backend::Mongo(m) = &self.backend {
+            m.log.set_chainer(chainer.clone());
+        }
+        *write(&self.chainer) = chainer;
+        *write(&self.keyset) = Some(keyset);
+        Ok(())
+    }
+
+    /// Keyset rotation, step 2 (on every pod, once every pod has the key):
+    /// makes key `id` of the installed keyset the primary, which wraps new
+    /// data keys from now on.
+    ///
+    /// # Errors
+    /// A keyset error when no key has that id or it is not enabled.
+    pub fn promote_key(&self, id: stream_keyset::KeyId) -> Result<()> {
+        let mut guard = write(&self.keyset);
+        let keyset = guard.as_mut().ok_or_else(|| Error::Config {
+            variable: "KEYSET",
+            message: "no keyset is installed".into(),
+        })?;
+        // Build the new chainer on a promoted keyset before anything is
+        // kept: an error leaves the store as it was.
+        let before = keyset.primary_id();
+        keyset.promote(id)?;
+        let chainer = match chainer_for(Some(keyset), self.chainer().secrets().clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                // `before` was the primary a moment ago: promotable back.
+                let _ = keyset.promote(before);
+                return Err(e);
             }
         };
-        Ok(progress)
+        drop(guard);
+        if let Backend::Mongo(m) = &self.backend {
+            m.log.set_chainer(chainer.clone());
+        }
+        *write(&self.chainer) = chainer;
+        Ok(())
     }
 
-    /// Seal secret rotation: `secret` seals from now on; the previous
-    /// secrets keep verifying what they sealed.
+    /// Keyset rotation, step 3 (one job, on one pod, once every pod has
+    /// promoted): re-wraps every stored data key under the primary.
+    /// Resumable and idempotent (keys under the primary are skipped); never
+    /// brings back a key shredded meanwhile. `progress` is called as it
+    /// goes (every 1000 records on MongoDB) and at the end.
+    ///
+    /// # Errors
+    /// [`stream_mongo::Error::RewrapIncomplete`] when some records could not
+    /// be re-wrapped, with how many and why the first failed: the old key
+    /// must stay in the keyset until they are dealt with.
+    pub async fn rewrap_keys(
+        &self,
+        mut progress: impl FnMut(&RotationProgress),
+    ) -> Result<RotationProgress> {
+        match &self.backend {
+            Backend::Mongo(m) => Ok(m.log.rewrap_events(progress).await?),
+            Backend::Memory(log) => {
+                let (done, first) = memory(log).rewrap(&self.chainer());
+                progress(&done);
+                match first {
+                    Some(first) => Err(stream_mongo::Error::RewrapIncomplete {
+                        failed: done.failed,
+                        rewrapped: done.rewrapped,
+                        first,
+                    }
+                    .into()),
+                    None => Ok(done),
+                }
+            }
+        }
+    }
+
+    /// Seal secret rotation in this process: `secret` is current from now
+    /// on; the previous current one is kept as retired. Each chain this
+    /// store appends to next gets a sealed rotation record first, after
+    /// which the secrets it supersedes may no longer seal there; stores
+    /// still on an older current secret that know `secret` follow the
+    /// chain. See the README for the order across pods.
     pub fn rotate_seal_secret(&self, secret: SealSecret) -> Result<()> {
         let current = self.chainer();
         let mut secrets = current.secrets().clone();

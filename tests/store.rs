@@ -137,20 +137,34 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     let mut rotated = Keyset::parse(keyset_json.as_bytes()).unwrap();
     let old = rotated.primary_id();
     let new = rotated.add(Template::AES256_GCM_SIV);
-    rotated.promote(new).unwrap();
     let mut retired = Keyset::parse(rotated.insecure_to_json().as_bytes()).unwrap();
-    let progress = store.rotate_keyset(rotated).await.unwrap();
+    // In steps: install (the new key not yet primary), promote, re-wrap.
+    store.install_keyset(rotated).unwrap();
+    store.promote_key(new).unwrap();
+    let mut calls = 0;
+    let progress = store.rewrap_keys(|_| calls += 1).await.unwrap();
+    assert!(calls >= 1, "progress is reported");
+    // 60 events and the rotation record the seal-secret rotation wrote.
     assert_eq!(
         (progress.examined, progress.rewrapped),
-        (60, 60),
+        (61, 60),
         "{progress:?}"
     );
-    retired.disable(old).unwrap();
+    assert!(
+        store
+            .install_keyset(Keyset::generate(Template::AES256_GCM_SIV))
+            .is_err(),
+        "a keyset without the current primary is refused"
+    );
     assert_eq!(
-        store.rotate_keyset(retired).await.unwrap().rewrapped,
+        store.rewrap_keys(|_| {}).await.unwrap().rewrapped,
         0,
         "idempotent"
     );
+    // The old key disabled: everything still reads.
+    retired.promote(new).unwrap();
+    retired.disable(old).unwrap();
+    store.install_keyset(retired).unwrap();
     let after = store.read("ca", 3).await.unwrap().unwrap();
     assert_eq!(before.details, after.details);
     assert_eq!(before.event.seal, after.event.seal);
@@ -168,7 +182,7 @@ async fn conformance(store: EventStore, keyset_json: &str) {
         .await
         .unwrap();
     let before_purge = store.checkpoint("tsa").await.unwrap().unwrap();
-    assert_eq!(store.purge_expired(now).await.unwrap(), 12);
+    assert_eq!(store.purge_expired(now).await.unwrap().deleted, 12);
     // A checkpoint taken before the purge still verifies: the anchor
     // vouches for the deleted head... here the head is kept, so it is
     // reached directly.
@@ -176,7 +190,7 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     let report = store.verify(Some("tsa")).await.unwrap();
     assert!(report.is_ok(), "{:?}", report.findings);
     assert_eq!(report.chains[0].first_seq, Some(13));
-    assert_eq!(store.purge_expired(now).await.unwrap(), 0);
+    assert_eq!(store.purge_expired(now).await.unwrap().deleted, 0);
 
     // Bad input: a chain id that is not one, a sensitive draft without
     // keyset, a checkpoint of a truncated chain.

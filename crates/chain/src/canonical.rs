@@ -60,6 +60,12 @@ impl Sink for Vec<u8> {
     }
 }
 
+impl Sink for sha2::Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(self, bytes);
+    }
+}
+
 impl Sink for hmac::Hmac<sha2::Sha256> {
     fn put(&mut self, bytes: &[u8]) {
         hmac::Mac::update(self, bytes);
@@ -78,6 +84,10 @@ impl Sink for Counter {
 
 /// Domain label of events.
 pub const EVENT_LABEL: &str = "stream.event";
+/// Domain label of the content digest of an event (format 2).
+pub const CONTENT_LABEL: &str = "stream.event-content";
+/// Domain label of the purge mark of a stub (format 2).
+pub const PURGE_LABEL: &str = "stream.purge";
 /// Domain label of the associated data of a sensitive detail.
 pub const DETAIL_LABEL: &str = "stream.detail";
 /// Domain label of retention anchors.

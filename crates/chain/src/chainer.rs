@@ -9,7 +9,27 @@ use crate::event::{
     detail_aad, ChainId, Detail, DetailValue, DraftValue, EventDraft, SealedEvent, SensitiveValue,
     FORMAT_VERSION, GENESIS_SEQ,
 };
-use crate::secret::{Seal, SealSecrets};
+use crate::secret::{Seal, SealSecret, SealSecrets, SecretId};
+use crate::system::RotationRecord;
+
+/// Which secret seals the next events of a chain (see [`Chainer::plan`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SealPlan {
+    /// Seal with this known secret.
+    With(SecretId),
+    /// Append this rotation record first (sealed by the current secret,
+    /// which then seals what follows).
+    Rotate(RotationRecord),
+}
+
+/// Events sealed by [`Chainer::seal_planned`].
+#[derive(Debug)]
+pub struct Sealed {
+    /// The rotation record sealed before the drafts, if the plan said so.
+    pub rotation: Option<SealedEvent>,
+    /// The drafts, sealed in order.
+    pub events: Vec<SealedEvent>,
+}
 
 /// Where a chain continues: the next sequence number and the seal to link to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +40,9 @@ pub struct Head {
     pub next_seq: u64,
     /// The seal of the last event ([`Seal::GENESIS`] for an empty chain).
     pub prev: Seal,
+    /// The secret that sealed the last event (`None` for an empty chain):
+    /// where a seal-secret rotation stands (see [`Chainer::plan`]).
+    pub sealed_by: Option<SecretId>,
 }
 
 impl Head {
@@ -29,6 +52,7 @@ impl Head {
             chain,
             next_seq: GENESIS_SEQ,
             prev: Seal::GENESIS,
+            sealed_by: None,
         }
     }
 
@@ -40,6 +64,7 @@ impl Head {
             chain: last.chain.clone(),
             next_seq: last.seq.saturating_add(1),
             prev: last.seal,
+            sealed_by: Some(last.secret_id),
         }
     }
 }
@@ -91,11 +116,87 @@ impl Chainer {
         self.envelope.as_deref()
     }
 
-    /// Seals one draft at `head` and advances `head`.
+    /// Seals one draft at `head` with the current secret and advances
+    /// `head` (a chain shared with other processes that may rotate the seal
+    /// secret is sealed through [`Chainer::plan`] and
+    /// [`Chainer::seal_planned`]).
     ///
     /// On error nothing is sealed and `head` is unchanged.
     pub fn seal(&self, head: &mut Head, draft: &EventDraft) -> Result<SealedEvent> {
-        let secret = self.secrets.current();
+        self.seal_by(head, draft, self.secrets.current())
+    }
+
+    /// Decides which secret seals the next events of the chain at `head`,
+    /// given its last authentic rotation record (none if it has none):
+    /// - an empty chain, or one sealed by the current secret: the current;
+    /// - a chain that already rotated away from this process's current
+    ///   secret (it is among the record's `superseded`): the chain's secret,
+    ///   which this process must know (a pod not yet restarted with the new
+    ///   secret as current follows the pods that are);
+    /// - otherwise the current secret takes over: a rotation record first.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSecret`] when the chain moved on to a secret this
+    /// process does not know: give it as a retired secret.
+    pub fn plan(&self, head: &Head, last_rotation: Option<&RotationRecord>) -> Result<SealPlan> {
+        let current = self.secrets.current().id();
+        let Some(sealed_by) = head.sealed_by.filter(|id| *id != current) else {
+            return Ok(SealPlan::With(current));
+        };
+        let superseded = last_rotation.map_or(&[][..], |r| r.superseded.as_slice());
+        if superseded.contains(&current) {
+            return match self.secrets.get(sealed_by) {
+                Some(_) => Ok(SealPlan::With(sealed_by)),
+                None => Err(Error::UnknownSecret(sealed_by)),
+            };
+        }
+        let mut superseded = superseded.to_vec();
+        superseded.push(sealed_by);
+        Ok(SealPlan::Rotate(RotationRecord {
+            from: sealed_by,
+            to: current,
+            superseded,
+        }))
+    }
+
+    /// Seals `drafts` at `head` as `plan` says (all or nothing: on error
+    /// `head` is unchanged). A rotation record takes the node and time of
+    /// the first draft.
+    pub fn seal_planned(
+        &self,
+        head: &mut Head,
+        drafts: &[EventDraft],
+        plan: &SealPlan,
+    ) -> Result<Sealed> {
+        let mut working = head.clone();
+        let (rotation, secret) = match plan {
+            SealPlan::With(id) => (
+                None,
+                self.secrets.get(*id).ok_or(Error::UnknownSecret(*id))?,
+            ),
+            SealPlan::Rotate(record) => {
+                let secret = self.secrets.current();
+                let (node, now) = drafts
+                    .first()
+                    .map_or(("", 0), |d| (d.node.as_str(), d.timestamp_ms));
+                let draft = record.draft(node, now);
+                (Some(self.seal_by(&mut working, &draft, secret)?), secret)
+            }
+        };
+        let mut events = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            events.push(self.seal_by(&mut working, draft, secret)?);
+        }
+        *head = working;
+        Ok(Sealed { rotation, events })
+    }
+
+    fn seal_by(
+        &self,
+        head: &mut Head,
+        draft: &EventDraft,
+        secret: &SealSecret,
+    ) -> Result<SealedEvent> {
         let seq = head.next_seq;
         let next_seq = seq
             .checked_add(1)
@@ -141,10 +242,12 @@ impl Chainer {
             prev: head.prev,
             seal: Seal::GENESIS,
             anchor: None,
+            purged: None,
         };
         event.seal = event.compute_seal(secret);
         head.next_seq = next_seq;
         head.prev = event.seal;
+        head.sealed_by = Some(event.secret_id);
         Ok(event)
     }
 
@@ -184,6 +287,32 @@ impl Chainer {
         };
         let aad = detail_aad(&event.chain, event.seq, key);
         Ok(envelope.decrypt_parts(wrapped_dek, &value.payload, &aad)?)
+    }
+
+    /// Deep verification of one event: every sensitive detail whose data key
+    /// is present is unwrapped and its payload opened (then zeroized).
+    /// Returns the keys of the details that failed, with why (a key id not
+    /// in the keyset, a corrupted or swapped wrapped key or payload).
+    pub fn check_keys(&self, event: &SealedEvent) -> Result<Vec<(String, stream_keyset::Error)>> {
+        let envelope = self
+            .envelope
+            .as_deref()
+            .ok_or_else(|| Error::NoKeyset("(deep verification needs the keyset)".to_owned()))?;
+        let mut failed = Vec::new();
+        for detail in &event.details {
+            if let DetailValue::Sensitive(SensitiveValue {
+                wrapped_dek: Some(dek),
+                payload,
+            }) = &detail.value
+            {
+                let aad = detail_aad(&event.chain, event.seq, &detail.key);
+                match envelope.decrypt_parts(dek, payload, &aad) {
+                    Ok(plaintext) => drop(zeroize::Zeroizing::new(plaintext)),
+                    Err(e) => failed.push((detail.key.clone(), e)),
+                }
+            }
+        }
+        Ok(failed)
     }
 
     /// Re-wraps every data key of `event` under the keyset's current

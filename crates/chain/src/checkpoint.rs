@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::canonical::{Sink, CHECKPOINT_LABEL};
 use crate::error::{Error, Result};
-use crate::event::{ChainId, FORMAT_VERSION};
+use crate::event::{ChainId, RECORD_VERSION};
 use crate::secret::{Seal, SealSecret, SealSecrets, SecretId};
 use crate::verify::ChainSummary;
 
@@ -86,7 +86,7 @@ impl Checkpoint {
 
     /// Writes the canonical bytes the checkpoint's seal covers.
     pub fn write_canonical(&self, s: &mut dyn Sink) {
-        s.header(CHECKPOINT_LABEL, FORMAT_VERSION);
+        s.header(CHECKPOINT_LABEL, RECORD_VERSION);
         s.str(self.chain.as_str());
         s.u64(self.seq);
         s.put(&self.seal.0);
@@ -109,7 +109,7 @@ impl Checkpoint {
     /// The checkpoint as a JSON document.
     pub fn to_json(&self) -> String {
         let json = CheckpointJson {
-            version: FORMAT_VERSION,
+            version: RECORD_VERSION,
             chain: self.chain.to_string(),
             seq: self.seq,
             seal: self.seal.to_hex(),
@@ -130,7 +130,7 @@ impl Checkpoint {
             detail,
         };
         let json: CheckpointJson = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        if json.version != FORMAT_VERSION {
+        if json.version != RECORD_VERSION {
             return Err(bad(format!("unknown version {}", json.version)));
         }
         Ok(Checkpoint {

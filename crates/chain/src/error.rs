@@ -14,6 +14,14 @@ pub enum Error {
         /// The minimum.
         min: usize,
     },
+    /// An entry of the retired seal secrets is not a valid secret.
+    #[error("retired seal secret #{entry} (EVENT_SEAL_SECRET_RETIRED, separated by newlines or commas) is not valid: {reason}")]
+    InvalidRetiredSecret {
+        /// Its position in the list, from 1.
+        entry: usize,
+        /// Why.
+        reason: String,
+    },
     /// A record names a seal secret id that is not among the known secrets.
     #[error("unknown seal secret id {0}; add the retired secret that made it")]
     UnknownSecret(crate::SecretId),

@@ -5,13 +5,28 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::canonical::{Counter, Sink, ANCHOR_LABEL, DETAIL_LABEL, EVENT_LABEL};
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{
+    Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
+};
 use crate::error::{Error, Result};
 use crate::secret::{Seal, SealSecret, SecretId};
 
-/// The format version of events, anchors, checkpoints and reports this crate
-/// writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version of the events this crate writes: version 2 seals a
+/// digest of the content, so that a purge may replace an expired event by a
+/// sealed stub (see `docs/FORMAT.md`).
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The first format version, whose seal covers the content itself. Still
+/// read and verified; never written.
+pub const LEGACY_FORMAT_VERSION: u8 = 1;
+
+/// The version byte of anchors, checkpoints, reports and the associated
+/// data of sensitive details: their formats did not change in version 2,
+/// so their bytes stay those of version 1 (a ciphertext or checkpoint made
+/// before still verifies).
+pub const RECORD_VERSION: u8 = 1;
 
 /// The sequence number of a chain's genesis event.
 pub const GENESIS_SEQ: u64 = 1;
@@ -262,7 +277,7 @@ impl Anchor {
 
     /// Writes the canonical bytes the anchor's seal covers.
     pub fn write_canonical(&self, s: &mut dyn Sink) {
-        s.header(ANCHOR_LABEL, FORMAT_VERSION);
+        s.header(ANCHOR_LABEL, RECORD_VERSION);
         s.str(self.chain.as_str());
         s.u64(self.first_seq);
         s.put(&self.prev.0);
@@ -293,10 +308,60 @@ impl Anchor {
     }
 }
 
+/// The mark a purge leaves on a stub: a sealed statement that the content of
+/// the event `chain#seq` with seal `event_seal` was removed at `purged_ms`
+/// by retention. Without it a stub is content stripped by someone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurgeMark {
+    /// The digest of the removed content, which the event's seal covers.
+    pub digest: [u8; 32],
+    /// When the purge removed it (UTC milliseconds).
+    pub purged_ms: i64,
+    /// The secret that sealed the mark.
+    pub secret_id: SecretId,
+    /// The mark's seal.
+    pub seal: Seal,
+}
+
+impl PurgeMark {
+    /// Writes the canonical bytes the mark's seal covers.
+    pub fn write_canonical(&self, event: &SealedEvent, s: &mut dyn Sink) {
+        s.header(PURGE_LABEL, FORMAT_VERSION);
+        s.str(event.chain.as_str());
+        s.u64(event.seq);
+        s.put(&event.seal.0);
+        s.put(&self.digest);
+        s.i64(self.purged_ms);
+        s.bytes(&self.secret_id.0);
+    }
+
+    /// Whether the mark's seal is valid for `event` and a purge at its
+    /// time was allowed: the event's sealed `removeAt` had passed.
+    pub fn check(&self, event: &SealedEvent, secrets: &crate::SealSecrets) -> Result<()> {
+        let Some(secret) = secrets.get(self.secret_id) else {
+            return Err(Error::UnknownSecret(self.secret_id));
+        };
+        if secret.seal(|s| self.write_canonical(event, s)) != self.seal {
+            return Err(Error::NotAuthentic("purge mark"));
+        }
+        match event.remove_at_ms {
+            Some(at) if at <= self.purged_ms => Ok(()),
+            Some(at) => Err(Error::InvalidEvent(format!(
+                "purged at {} before its removeAt {at}",
+                self.purged_ms
+            ))),
+            None => Err(Error::InvalidEvent(
+                "purged although it has no removeAt".into(),
+            )),
+        }
+    }
+}
+
 /// A sealed event, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SealedEvent {
-    /// Format version ([`FORMAT_VERSION`]).
+    /// Format version ([`FORMAT_VERSION`], or [`LEGACY_FORMAT_VERSION`]
+    /// for events written before).
     pub version: u8,
     /// The chain it belongs to.
     pub chain: ChainId,
@@ -304,15 +369,15 @@ pub struct SealedEvent {
     pub seq: u64,
     /// UTC time in milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
-    /// Event code.
+    /// Event code (empty on a stub).
     pub code: String,
-    /// Module.
+    /// Module (empty on a stub).
     pub module: String,
-    /// Node (host).
+    /// Node (host) (empty on a stub).
     pub node: String,
-    /// Outcome.
+    /// Outcome (meaningless on a stub).
     pub status: Status,
-    /// Ordered details.
+    /// Ordered details (none on a stub).
     pub details: Vec<Detail>,
     /// Retention date.
     pub remove_at_ms: Option<i64>,
@@ -324,22 +389,46 @@ pub struct SealedEvent {
     pub seal: Seal,
     /// A retention anchor, on the first event kept after a purge.
     pub anchor: Option<Anchor>,
+    /// Set on a stub: the content was purged; the seal still covers its
+    /// digest, kept here.
+    pub purged: Option<PurgeMark>,
 }
 
 impl SealedEvent {
     /// Writes the canonical bytes the seal covers (see `docs/FORMAT.md`).
+    /// Format 2 covers the content through its digest, computed here (or
+    /// taken from the purge mark of a stub).
     pub fn write_canonical(&self, s: &mut dyn Sink) {
+        if self.version == LEGACY_FORMAT_VERSION {
+            return self.write_legacy(s);
+        }
+        let digest = self.content_digest();
+        self.write_sealed_fields(&digest, s);
+    }
+
+    /// The fields format 2 seals directly, around the content's digest.
+    fn write_sealed_fields(&self, digest: &[u8; 32], s: &mut dyn Sink) {
         s.header(EVENT_LABEL, self.version);
         s.str(self.chain.as_str());
         s.u64(self.seq);
         s.i64(self.timestamp_ms);
+        s.opt_i64(self.remove_at_ms);
+        s.bytes(&self.secret_id.0);
+        s.put(&self.prev.0);
+        s.put(digest);
+    }
+
+    /// The content a format 2 seal covers through its digest.
+    pub fn write_content(&self, s: &mut dyn Sink) {
+        s.header(CONTENT_LABEL, self.version);
         s.str(&self.code);
         s.str(&self.module);
         s.str(&self.node);
         s.u8(self.status.code());
-        s.opt_i64(self.remove_at_ms);
-        s.bytes(&self.secret_id.0);
-        s.put(&self.prev.0);
+        self.write_details(s);
+    }
+
+    fn write_details(&self, s: &mut dyn Sink) {
         // Details are bounded by the document size; see `Sink::bytes`.
         s.u32(self.details.len() as u32);
         for detail in &self.details {
@@ -357,6 +446,64 @@ impl SealedEvent {
         }
     }
 
+    fn write_legacy(&self, s: &mut dyn Sink) {
+        s.header(EVENT_LABEL, self.version);
+        s.str(self.chain.as_str());
+        s.u64(self.seq);
+        s.i64(self.timestamp_ms);
+        s.str(&self.code);
+        s.str(&self.module);
+        s.str(&self.node);
+        s.u8(self.status.code());
+        s.opt_i64(self.remove_at_ms);
+        s.bytes(&self.secret_id.0);
+        s.put(&self.prev.0);
+        self.write_details(s);
+    }
+
+    /// `SHA-256` of the content (format 2): what a stub keeps of it.
+    pub fn content_digest(&self) -> [u8; 32] {
+        match &self.purged {
+            Some(mark) => mark.digest,
+            None => {
+                let mut hash = Sha256::new();
+                self.write_content(&mut hash);
+                hash.finalize().into()
+            }
+        }
+    }
+
+    /// The seal under `secret` and how many bytes it covers (content
+    /// included): one pass, for the verifier.
+    pub(crate) fn seal_counted(&self, secret: &SealSecret) -> (Seal, u64) {
+        if self.version == LEGACY_FORMAT_VERSION || self.purged.is_some() {
+            return secret.seal_counted(|s| self.write_canonical(s));
+        }
+        struct Counted {
+            hash: Sha256,
+            len: u64,
+        }
+        impl Sink for Counted {
+            fn put(&mut self, bytes: &[u8]) {
+                self.len += bytes.len() as u64;
+                self.hash.update(bytes);
+            }
+        }
+        let mut content = Counted {
+            hash: Sha256::new(),
+            len: 0,
+        };
+        self.write_content(&mut content);
+        let digest: [u8; 32] = content.hash.finalize().into();
+        let (seal, len) = secret.seal_counted(|s| self.write_sealed_fields(&digest, s));
+        (seal, len + content.len)
+    }
+
+    /// Whether this is a stub: its content was purged.
+    pub fn is_stub(&self) -> bool {
+        self.purged.is_some()
+    }
+
     /// The canonical bytes as a buffer (for vectors and other
     /// implementations; sealing and verifying stream them instead).
     pub fn canonical_bytes(&self) -> Vec<u8> {
@@ -365,10 +512,13 @@ impl SealedEvent {
         out
     }
 
-    /// How many bytes the seal covers.
+    /// How many bytes the seal covers (the content included).
     pub fn sealed_len(&self) -> u64 {
         let mut counter = Counter::default();
         self.write_canonical(&mut counter);
+        if self.version != LEGACY_FORMAT_VERSION && self.purged.is_none() {
+            self.write_content(&mut counter);
+        }
         counter.0
     }
 
@@ -377,9 +527,9 @@ impl SealedEvent {
         secret.seal(|s| self.write_canonical(s))
     }
 
-    /// Whether its seal is valid under the secret it names (one HMAC,
-    /// compared in constant time). Says nothing of its link: that is the
-    /// verifier's, over the chain.
+    /// Whether its seal is valid under the secret it names (compared in
+    /// constant time). Says nothing of its link: that is the verifier's,
+    /// over the chain; nor, for a stub, of its purge mark.
     pub fn seal_is_valid(&self, secrets: &crate::SealSecrets) -> bool {
         secrets
             .get(self.secret_id)
@@ -391,9 +541,30 @@ impl SealedEvent {
         self.details.iter().find(|d| d.key == key).map(|d| &d.value)
     }
 
-    /// Crypto-shredding: erases the wrapped data key of every sensitive
-    /// detail (or only `key`'s). The values can never be decrypted again;
-    /// the seal still verifies. Returns how many were erased.
+    /// The keys of the sensitive details whose wrapped data key is present
+    /// (`key` alone, if given): what a shred would erase.
+    pub fn shreddable_keys(&self, key: Option<&str>) -> Vec<String> {
+        self.details
+            .iter()
+            .filter(|d| key.is_none_or(|k| k == d.key))
+            .filter(|d| {
+                matches!(
+                    &d.value,
+                    DetailValue::Sensitive(SensitiveValue {
+                        wrapped_dek: Some(_),
+                        ..
+                    })
+                )
+            })
+            .map(|d| d.key.clone())
+            .collect()
+    }
+
+    /// Crypto-shredding of this copy: erases the wrapped data key of every
+    /// sensitive detail (or only `key`'s). The values can never be
+    /// decrypted again; the seal still verifies. Returns how many were
+    /// erased. The store's `shred` also records the erasure in the chain,
+    /// so that a verifier can tell it from an attack.
     pub fn shred(&mut self, key: Option<&str>) -> usize {
         let mut erased = 0;
         for detail in &mut self.details {
@@ -408,13 +579,55 @@ impl SealedEvent {
         }
         erased
     }
+
+    /// Replaces the content by its digest and a purge mark sealed by
+    /// `secret` at `now_ms`: the stub a purge leaves. The seal still
+    /// verifies.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEvent`] for a format 1 event (its seal covers the
+    /// content itself), a stub, or an event whose `removeAt` is absent or
+    /// after `now_ms`; nothing is changed then.
+    pub fn purge(&mut self, now_ms: i64, secret: &SealSecret) -> Result<()> {
+        let refuse = |why: &str| {
+            Err(Error::InvalidEvent(format!(
+                "event {}#{} cannot be purged: {why}",
+                self.chain, self.seq
+            )))
+        };
+        if self.version == LEGACY_FORMAT_VERSION {
+            return refuse("format 1 seals its content; only a prefix can be compacted");
+        }
+        if self.purged.is_some() {
+            return refuse("it is already a stub");
+        }
+        match self.remove_at_ms {
+            Some(at) if at <= now_ms => {}
+            Some(at) => return refuse(&format!("its removeAt {at} is after {now_ms}")),
+            None => return refuse("it has no removeAt"),
+        }
+        let mut mark = PurgeMark {
+            digest: self.content_digest(),
+            purged_ms: now_ms,
+            secret_id: secret.id(),
+            seal: Seal::GENESIS,
+        };
+        mark.seal = secret.seal(|s| mark.write_canonical(self, s));
+        self.code.clear();
+        self.module.clear();
+        self.node.clear();
+        self.status = Status::Success;
+        self.details.clear();
+        self.purged = Some(mark);
+        Ok(())
+    }
 }
 
 /// The associated data of a sensitive detail: binds its ciphertext to the
 /// chain, the sequence number and the detail key.
 pub fn detail_aad(chain: &ChainId, seq: u64, key: &str) -> Vec<u8> {
     let mut aad = Vec::with_capacity(32 + chain.as_str().len() + key.len());
-    aad.header(DETAIL_LABEL, FORMAT_VERSION);
+    aad.header(DETAIL_LABEL, RECORD_VERSION);
     aad.str(chain.as_str());
     aad.u64(seq);
     aad.str(key);

@@ -44,18 +44,24 @@ mod event;
 mod report;
 mod retention;
 mod secret;
+mod system;
 mod verify;
 
-pub use crate::chainer::{Chainer, Head, MAX_EVENT_BYTES};
+pub use crate::chainer::{Chainer, Head, SealPlan, Sealed, MAX_EVENT_BYTES};
 pub use crate::checkpoint::Checkpoint;
 pub use crate::error::{Error, Result};
 pub use crate::event::{
-    detail_aad, Anchor, ChainId, Detail, DetailValue, DraftValue, EventDraft, SealedEvent,
-    SensitiveValue, Status, FORMAT_VERSION, GENESIS_SEQ,
+    detail_aad, Anchor, ChainId, Detail, DetailValue, DraftValue, EventDraft, PurgeMark,
+    SealedEvent, SensitiveValue, Status, FORMAT_VERSION, GENESIS_SEQ, LEGACY_FORMAT_VERSION,
+    RECORD_VERSION,
 };
 pub use crate::report::{IntegrityReport, ReportStatus};
 pub use crate::retention::{PurgeScan, PurgeStep};
 pub use crate::secret::{Seal, SealSecret, SealSecrets, SecretId, MIN_SECRET_LEN};
+pub use crate::system::{
+    is_system_record, shred_refusal, RotationRecord, ShredRecord, ROTATION_CODE, SHRED_CODE,
+    SYSTEM_MODULE,
+};
 pub use crate::verify::{
     ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,
     DEFAULT_MAX_FINDINGS, DEFAULT_WINDOW,

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::canonical::{Sink, REPORT_LABEL};
-use crate::event::{ChainId, FORMAT_VERSION};
+use crate::event::{ChainId, RECORD_VERSION};
 use crate::secret::{Seal, SealSecret, SealSecrets, SecretId};
 use crate::verify::VerifyReport;
 
@@ -140,7 +140,7 @@ impl IntegrityReport {
 
     /// Writes the canonical bytes the report's seal covers.
     pub fn write_canonical(&self, s: &mut dyn Sink) {
-        s.header(REPORT_LABEL, FORMAT_VERSION);
+        s.header(REPORT_LABEL, RECORD_VERSION);
         s.str(self.chain.as_str());
         s.u64(self.from_seq);
         s.u64(self.to_seq);

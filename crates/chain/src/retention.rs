@@ -1,15 +1,22 @@
 //! Retention: deciding, from sealed data only, which events may be purged.
 
 use crate::error::{Error, Result};
-use crate::event::{SealedEvent, GENESIS_SEQ};
+use crate::event::{SealedEvent, GENESIS_SEQ, LEGACY_FORMAT_VERSION};
 use crate::secret::{Seal, SealSecrets};
+use crate::system::is_system_record;
 
 /// What to do with the event just checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PurgeStep {
-    /// Expired (by its sealed `removeAt`) and verified: it may go.
+    /// Expired (or a stub) before any event kept, and verified: it goes
+    /// entirely; the first event kept after it carries the anchor.
     Purge,
-    /// The first event to keep: the anchor goes on it.
+    /// Expired (by its sealed `removeAt`) after an event kept: it is
+    /// replaced by its stub ([`SealedEvent::purge`]).
+    Stub,
+    /// Already a stub, after an event kept: nothing to do.
+    Stubbed,
+    /// Kept (not expired, a record of the store, or the newest event).
     Keep,
 }
 
@@ -25,6 +32,7 @@ pub struct PurgeScan<'a> {
     now_ms: i64,
     expected: Option<(u64, Seal)>,
     anchored_at: Option<u64>,
+    kept: bool,
 }
 
 impl<'a> PurgeScan<'a> {
@@ -35,6 +43,7 @@ impl<'a> PurgeScan<'a> {
             now_ms,
             expected: None,
             anchored_at: None,
+            kept: false,
         }
     }
 
@@ -49,7 +58,10 @@ impl<'a> PurgeScan<'a> {
     }
 
     /// Checks the next event (in sequence order); `is_head` for the newest
-    /// event of the chain, which is always kept.
+    /// event of the chain, which is always kept, as are the records of the
+    /// store (shred and rotation records). Every expired event goes: the
+    /// expired prefix entirely, each one after the first event kept as a
+    /// stub (format 2; a format 1 event seals its content and is kept).
     ///
     /// # Errors
     /// [`Error::PurgeRefused`] naming the event when it is not authentic,
@@ -67,6 +79,10 @@ impl<'a> PurgeScan<'a> {
             .ok_or_else(|| refuse("sealed by an unknown secret"))?;
         if event.compute_seal(secret) != event.seal {
             return Err(refuse("its seal does not match its content"));
+        }
+        if let Some(mark) = &event.purged {
+            mark.check(event, self.secrets)
+                .map_err(|e| refuse(&format!("a stub no valid purge explains: {e}")))?;
         }
         match self.expected {
             None => {
@@ -89,12 +105,19 @@ impl<'a> PurgeScan<'a> {
             }
         }
         self.expected = Some((event.seq.saturating_add(1), event.seal));
-        let expired = event.remove_at_ms.is_some_and(|at| at <= self.now_ms)
-            || self.anchored_at.is_some_and(|at| event.seq < at);
-        Ok(if expired && !is_head {
-            PurgeStep::Purge
-        } else {
-            PurgeStep::Keep
-        })
+        let below_anchor = self.anchored_at.is_some_and(|at| event.seq < at);
+        let expired =
+            event.remove_at_ms.is_some_and(|at| at <= self.now_ms) && !is_system_record(event);
+        let step = match () {
+            _ if is_head => PurgeStep::Keep,
+            _ if !self.kept && (below_anchor || expired || event.is_stub()) => PurgeStep::Purge,
+            _ if event.is_stub() => PurgeStep::Stubbed,
+            _ if expired && event.version != LEGACY_FORMAT_VERSION => PurgeStep::Stub,
+            _ => PurgeStep::Keep,
+        };
+        if step == PurgeStep::Keep {
+            self.kept = true;
+        }
+        Ok(step)
     }
 }

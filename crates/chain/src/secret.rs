@@ -242,6 +242,34 @@ impl SealSecrets {
             .find(|s| s.id() == id)
     }
 
+    /// Adds the retired secrets of a list as env `EVENT_SEAL_SECRET_RETIRED`
+    /// holds them: separated by newlines or commas (a secret holding a comma
+    /// is given as 128 hex characters), blank entries skipped. A staged
+    /// successor is given here too, before it becomes current.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRetiredSecret`] naming the entry (counted from 1)
+    /// that is not a valid secret; nothing is added then.
+    pub fn with_retired_list(mut self, list: &str) -> Result<SealSecrets> {
+        let mut parsed = Vec::new();
+        let entries = list
+            .split(['\n', ','])
+            .map(|e| e.trim_end_matches('\r'))
+            .filter(|e| !e.trim().is_empty());
+        for (i, entry) in entries.enumerate() {
+            let secret =
+                SealSecret::from_env_value(entry).map_err(|e| Error::InvalidRetiredSecret {
+                    entry: i + 1,
+                    reason: e.to_string(),
+                })?;
+            parsed.push(secret);
+        }
+        for secret in parsed {
+            self.add_retired(secret);
+        }
+        Ok(self)
+    }
+
     /// Ids of all known secrets, current first.
     pub fn ids(&self) -> Vec<SecretId> {
         std::iter::once(&self.current)

@@ -1,11 +1,16 @@
 //! Streaming verification of one or many interleaved chains.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 
+use crate::chainer::Chainer;
 use crate::checkpoint::Checkpoint;
-use crate::event::{ChainId, SealedEvent, FORMAT_VERSION, GENESIS_SEQ};
-use crate::secret::{Seal, SealSecrets};
+use crate::event::{
+    ChainId, DetailValue, SealedEvent, SensitiveValue, FORMAT_VERSION, GENESIS_SEQ,
+    LEGACY_FORMAT_VERSION,
+};
+use crate::secret::{Seal, SealSecrets, SecretId};
+use crate::system::{RotationRecord, ShredRecord};
 
 /// Default reordering window: how far ahead of the expected sequence number
 /// an event of a chain may arrive (dumps of several writers are only nearly
@@ -53,6 +58,28 @@ pub enum FindingKind {
     /// The chain holds another event where the trusted checkpoint's head
     /// was: it was rolled back or rewritten.
     CheckpointMismatch,
+    /// A stub (an event whose content is gone) that no valid purge
+    /// explains: its purge mark is forged or missing, or was made before
+    /// the event's sealed `removeAt` (or in the future).
+    Stripped(String),
+    /// Sealed by a secret that a rotation record of the chain had
+    /// superseded before this position (a retired, perhaps leaked, secret
+    /// re-sealing history).
+    RetiredSecret,
+    /// Sealed by another secret than the chain's, without a rotation
+    /// record before it.
+    UnannouncedSecret,
+    /// A rotation record that does not follow the chain's secrets (not from
+    /// the chain's secret, or back to a superseded one), or is malformed.
+    BadRotation(String),
+    /// The wrapped data key of this detail is gone, and no shred record
+    /// covers it: erased or corrupted by someone else.
+    KeyErased(String),
+    /// The wrapped data key of this detail is present although a shred
+    /// record covers it: restored from a backup.
+    Unshredded(String),
+    /// Deep verification (with the keyset): this detail does not decrypt.
+    Undecryptable(String),
 }
 
 impl FindingKind {
@@ -75,6 +102,13 @@ impl FindingKind {
             FindingKind::OutOfWindow => "out_of_window",
             FindingKind::Truncated => "truncated",
             FindingKind::CheckpointMismatch => "checkpoint_mismatch",
+            FindingKind::Stripped(_) => "stripped",
+            FindingKind::RetiredSecret => "retired_secret",
+            FindingKind::UnannouncedSecret => "unannounced_secret",
+            FindingKind::BadRotation(_) => "bad_rotation",
+            FindingKind::KeyErased(_) => "key_erased",
+            FindingKind::Unshredded(_) => "unshredded",
+            FindingKind::Undecryptable(_) => "undecryptable",
         }
     }
 }
@@ -113,6 +147,24 @@ impl fmt::Display for Finding {
                 "checkpoint mismatch: another event stands where the checkpoint's head was"
                     .to_owned()
             }
+            FindingKind::Stripped(why) => {
+                format!("stripped: the content is gone and no valid purge explains it ({why})")
+            }
+            FindingKind::RetiredSecret => {
+                "retired secret: sealed by a secret the chain had rotated away from".to_owned()
+            }
+            FindingKind::UnannouncedSecret => {
+                "unannounced secret: sealed by another secret than the chain's, without a rotation record"
+                    .to_owned()
+            }
+            FindingKind::BadRotation(why) => format!("bad rotation record: {why}"),
+            FindingKind::KeyErased(key) => format!(
+                "key erased: the data key of detail `{key}` is gone and no shred record covers it"
+            ),
+            FindingKind::Unshredded(key) => format!(
+                "unshredded: the data key of detail `{key}` is present although a shred record covers it (restored?)"
+            ),
+            FindingKind::Undecryptable(why) => format!("undecryptable: {why}"),
         };
         write!(f, "{chain}#{seq}: {what}")
     }
@@ -133,13 +185,18 @@ enum Auth {
     Malformed(String),
 }
 
-/// What the verifier keeps of an event: constant size.
+/// What the verifier keeps of an event: constant size (a rotation record,
+/// rare, is boxed).
 #[derive(Clone, Debug)]
 struct Link {
     auth: Auth,
     prev: Seal,
     seal: Seal,
     timestamp_ms: i64,
+    secret_id: SecretId,
+    /// Format 2 or later: a change of secret needs a rotation record.
+    announced: bool,
+    rotation: Option<Box<Result<RotationRecord, String>>>,
     /// The predecessor's seal vouched for by a valid retention anchor on
     /// this record: what was before may have been purged.
     anchor: Option<Seal>,
@@ -172,9 +229,12 @@ impl ChainState {
             unbroken: true,
             checkpoint,
             checkpoint_reached: false,
+            secret: None,
+            superseded: HashSet::new(),
             summary: ChainSummary {
                 chain,
                 events: 0,
+                stubs: 0,
                 first_seq: None,
                 last_seq: None,
                 head_seal: None,
@@ -199,6 +259,9 @@ struct ChainState {
     unbroken: bool,
     checkpoint: Option<Checkpoint>,
     checkpoint_reached: bool,
+    /// The secret sealing the chain at this point, and those superseded.
+    secret: Option<SecretId>,
+    superseded: HashSet<SecretId>,
     summary: ChainSummary,
 }
 
@@ -209,6 +272,8 @@ pub struct ChainSummary {
     pub chain: ChainId,
     /// Events read (duplicates and forgeries included).
     pub events: u64,
+    /// Stubs read: events purged by retention, their content gone.
+    pub stubs: u64,
     /// First sequence number placed.
     pub first_seq: Option<u64>,
     /// Last sequence number placed (the head).
@@ -285,6 +350,12 @@ pub struct Verifier {
     clock_skew_ms: i64,
     chains: HashMap<ChainId, ChainState>,
     checkpoints: HashMap<ChainId, Checkpoint>,
+    now_ms: Option<i64>,
+    keys: Option<Chainer>,
+    /// Detail keys shred records cover, by chain and target.
+    shredded: HashMap<(ChainId, u64), HashSet<String>>,
+    /// Data keys found missing, to be covered by a shred record by the end.
+    erased: Vec<(ChainId, u64, String)>,
     findings: Vec<Finding>,
     total_findings: u64,
     errors: u64,
@@ -312,6 +383,10 @@ impl Verifier {
             clock_skew_ms: DEFAULT_CLOCK_SKEW_MS,
             chains: HashMap::new(),
             checkpoints: HashMap::new(),
+            now_ms: None,
+            keys: None,
+            shredded: HashMap::new(),
+            erased: Vec::new(),
             findings: Vec::new(),
             total_findings: 0,
             errors: 0,
@@ -334,6 +409,82 @@ impl Verifier {
     pub fn with_clock_skew_ms(mut self, tolerance_ms: i64) -> Verifier {
         self.clock_skew_ms = tolerance_ms.max(0);
         self
+    }
+
+    /// Sets the time of the verification: a purge mark dated after it
+    /// (beyond the clock skew) is [`FindingKind::Stripped`].
+    pub fn with_now_ms(mut self, now_ms: i64) -> Verifier {
+        self.now_ms = Some(now_ms);
+        self
+    }
+
+    /// Deep verification: with the keyset (in `chainer`), every wrapped
+    /// data key is unwrapped and every payload opened; a detail that does
+    /// not decrypt is [`FindingKind::Undecryptable`]. Costs a decryption per
+    /// sensitive detail.
+    pub fn with_keyset(mut self, chainer: Chainer) -> Verifier {
+        self.keys = chainer.envelope().is_some().then_some(chainer);
+        self
+    }
+
+    /// Learns a shred record ahead of the chain (a first pass over the
+    /// input, or a query for them): an event before its shred record whose
+    /// shredded data key is present (restored from a backup) is then
+    /// [`FindingKind::Unshredded`]. Records met in the input are learned
+    /// too, but only cover what comes after them, and erased keys (checked
+    /// at the end). Ignores anything that is not an authentic, well-formed
+    /// shred record; its place in the chain is checked when it is pushed.
+    pub fn learn_shred(&mut self, event: &SealedEvent) {
+        if event.seal_is_valid(&self.secrets) {
+            if let Some(Ok(record)) = ShredRecord::parse(event) {
+                self.shredded
+                    .entry((event.chain.clone(), record.target))
+                    .or_default()
+                    .extend(record.keys);
+            }
+        }
+    }
+
+    fn is_shredded(&self, chain: &ChainId, seq: u64, key: &str) -> bool {
+        self.shredded
+            .get(&(chain.clone(), seq))
+            .is_some_and(|keys| keys.contains(key))
+    }
+
+    /// Checks the data keys of an authentic event: the shred records, and
+    /// with the keyset that they decrypt.
+    fn check_keys(&mut self, event: &SealedEvent) {
+        let mut findings = Vec::new();
+        let mut any = false;
+        for detail in &event.details {
+            let DetailValue::Sensitive(SensitiveValue { wrapped_dek, .. }) = &detail.value else {
+                continue;
+            };
+            any = true;
+            let shredded = self.is_shredded(&event.chain, event.seq, &detail.key);
+            match wrapped_dek {
+                None if !shredded => {
+                    self.erased
+                        .push((event.chain.clone(), event.seq, detail.key.clone()));
+                }
+                Some(_) if shredded => findings.push(FindingKind::Unshredded(detail.key.clone())),
+                _ => {}
+            }
+        }
+        if any {
+            if let Some(chainer) = &self.keys {
+                match chainer.check_keys(event) {
+                    Ok(failed) => findings.extend(failed.into_iter().map(|(key, e)| {
+                        FindingKind::Undecryptable(format!("detail `{key}`: {e}"))
+                    })),
+                    Err(e) => findings.push(FindingKind::Undecryptable(e.to_string())),
+                }
+            }
+        }
+        for kind in findings {
+            self.ensure_chain(&event.chain);
+            self.record(Some(event.chain.clone()), Some(event.seq), kind);
+        }
     }
 
     /// Sets how many findings are kept (all are counted).
@@ -388,6 +539,9 @@ impl Verifier {
                     prev: Seal::GENESIS,
                     seal: Seal::GENESIS,
                     timestamp_ms: i64::MIN,
+                    secret_id: SecretId([0; 8]),
+                    announced: false,
+                    rotation: None,
                     anchor: None,
                 };
                 self.place(chain, seq, link);
@@ -399,18 +553,20 @@ impl Verifier {
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
         self.records += 1;
+        let known_version = event.version == FORMAT_VERSION
+            || (event.version == LEGACY_FORMAT_VERSION && event.purged.is_none());
         let auth = match self.secrets.get(event.secret_id) {
-            _ if event.version != FORMAT_VERSION => {
-                self.sealed_bytes += event.sealed_len();
-                Auth::Malformed(format!("unknown format version {}", event.version))
-            }
+            _ if !known_version => Auth::Malformed(match event.version {
+                LEGACY_FORMAT_VERSION => "a format 1 event cannot be a stub".to_owned(),
+                v => format!("unknown format version {v}"),
+            }),
             None => {
                 self.sealed_bytes += event.sealed_len();
                 Auth::UnknownSecret
             }
             Some(secret) => {
                 // One pass over the canonical bytes: seal and byte count.
-                let (seal, len) = secret.seal_counted(|s| event.write_canonical(s));
+                let (seal, len) = event.seal_counted(secret);
                 self.sealed_bytes += len;
                 if seal == event.seal {
                     Auth::Authentic
@@ -419,6 +575,37 @@ impl Verifier {
                 }
             }
         };
+        let authentic = auth == Auth::Authentic;
+        let mut rotation = None;
+        if authentic {
+            if let Some(mark) = &event.purged {
+                let skew = self.clock_skew_ms;
+                let checked = match mark.check(event, &self.secrets) {
+                    Ok(())
+                        if self
+                            .now_ms
+                            .is_some_and(|now| mark.purged_ms > now.saturating_add(skew)) =>
+                    {
+                        Err("the purge mark is dated in the future".to_owned())
+                    }
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                };
+                self.ensure_chain(&event.chain);
+                self.state(&event.chain).summary.stubs += 1;
+                if let Err(why) = checked {
+                    self.record(
+                        Some(event.chain.clone()),
+                        Some(event.seq),
+                        FindingKind::Stripped(why),
+                    );
+                }
+            } else {
+                rotation = RotationRecord::parse(event).map(Box::new);
+                self.learn_shred(event);
+                self.check_keys(event);
+            }
+        }
         // A valid anchor stands for its position whatever the event there
         // says: a modified anchored event is `Modified`, not a gap before it.
         let anchor = match &event.anchor {
@@ -441,6 +628,9 @@ impl Verifier {
             prev: event.prev,
             seal: event.seal,
             timestamp_ms: event.timestamp_ms,
+            secret_id: event.secret_id,
+            announced: event.version >= FORMAT_VERSION,
+            rotation,
             anchor,
         };
         self.place(event.chain.clone(), event.seq, link);
@@ -648,6 +838,7 @@ impl Verifier {
             });
         }
         if primary_authentic {
+            check_secret(state, primary, &mut findings);
             if let Some(last) = state.last_ts {
                 if primary.timestamp_ms < last.saturating_sub(skew) {
                     findings.push(FindingKind::TimestampBackwards);
@@ -702,6 +893,11 @@ impl Verifier {
     pub fn finish(mut self) -> VerifyReport {
         let mut chains: Vec<ChainId> = self.chains.keys().cloned().collect();
         chains.sort();
+        for (chain, seq, key) in std::mem::take(&mut self.erased) {
+            if !self.is_shredded(&chain, seq, &key) {
+                self.record(Some(chain), Some(seq), FindingKind::KeyErased(key));
+            }
+        }
         for chain in &chains {
             self.drain(chain, self.window, true);
             let state = self.state(chain);
@@ -744,6 +940,44 @@ impl Verifier {
             records: self.records,
             sealed_bytes: self.sealed_bytes,
         }
+    }
+}
+
+/// The seal-secret rules, in chain order: a rotation record moves the chain
+/// to its secret; a superseded secret may not seal after it; a format 2
+/// event is sealed by the chain's secret.
+fn check_secret(state: &mut ChainState, link: &Link, findings: &mut Vec<FindingKind>) {
+    let secret = link.secret_id;
+    match link.rotation.as_deref() {
+        Some(Ok(record)) => {
+            if state.secret.is_some_and(|s| s != record.from) {
+                findings.push(FindingKind::BadRotation(format!(
+                    "it rotates from {} but the chain is sealed by {}",
+                    record.from,
+                    state.secret.map_or_else(String::new, |s| s.to_string())
+                )));
+            } else if state.superseded.contains(&record.to) {
+                findings.push(FindingKind::BadRotation(format!(
+                    "it brings back {}, which the chain had rotated away from",
+                    record.to
+                )));
+            }
+            state.superseded.extend(record.superseded.iter().copied());
+            state.superseded.insert(record.from);
+            state.secret = Some(record.to);
+            return;
+        }
+        Some(Err(why)) => findings.push(FindingKind::BadRotation(why.clone())),
+        None => {}
+    }
+    if state.superseded.contains(&secret) {
+        findings.push(FindingKind::RetiredSecret);
+    } else if link.announced && state.prev.is_some() && state.secret.is_some_and(|s| s != secret) {
+        // (After a gap or a broken record the rotation record may be what
+        // is missing: that is reported already.)
+        findings.push(FindingKind::UnannouncedSecret);
+    } else {
+        state.secret = Some(secret);
     }
 }
 

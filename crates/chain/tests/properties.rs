@@ -18,12 +18,14 @@
 
 mod common;
 
-use common::{build, describe, first_error, positions, verify, verify_all, Fixture, Rng, Spec};
+use common::{
+    append_at_head, build, describe, first_error, positions, verify, verify_all, Fixture, Rng, Spec,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use stream_chain::{
     Anchor, ChainId, Checkpoint, DetailValue, Error, FindingKind, Head, SealSecret, SealSecrets,
-    SealedEvent, SecretId, Status, Verifier, VerifyReport,
+    SealedEvent, SecretId, ShredRecord, Status, Verifier, VerifyReport,
 };
 use stream_keyset::{Algorithm, Template};
 
@@ -299,7 +301,7 @@ proptest! {
         prop_assert!(fx.chainer.open_detail(&events[target.index], &target.key).is_err());
         assert_clean(&verify_all(&fx.secrets, &events))?;
 
-        // Crypto-shredding one event.
+        // Crypto-shredding one event, with its shred record: clean.
         let mut events = fx.events.clone();
         let erased = events[target.index].shred(None);
         let expected = fx.sensitive.iter().filter(|s| s.index == target.index).count();
@@ -308,7 +310,31 @@ proptest! {
             fx.chainer.open_detail(&events[target.index], &target.key),
             Err(Error::InvalidEvent(_))
         ));
+        let shredded = events[target.index].clone();
+        let keys: Vec<String> = fx.sensitive.iter().filter(|s| s.index == target.index).map(|s| s.key.clone()).collect();
+        // Without a record, each erased key is reported there.
+        let report = verify_all(&fx.secrets, &events);
+        let mut erased_keys: Vec<String> = report.findings.iter().filter_map(|f| match &f.kind {
+            FindingKind::KeyErased(k) if f.seq == Some(shredded.seq) && f.chain.as_ref() == Some(&shredded.chain) => Some(k.clone()),
+            _ => None,
+        }).collect();
+        erased_keys.sort();
+        let mut want = keys.clone();
+        want.sort();
+        prop_assert_eq!(&erased_keys, &want);
+        prop_assert_eq!(report.errors as usize, want.len());
+        let record = ShredRecord { target: shredded.seq, keys: keys.clone(), reason: "GDPR erasure".into() };
+        let with_record_at = append_at_head(&fx, &mut events, &shredded.chain, &record.draft("pod-1", fx.last_ts));
+        prop_assert!(with_record_at > shredded.seq);
         assert_clean(&verify_all(&fx.secrets, &events))?;
+        // The key restored from a backup, the record learned first: unshredded there.
+        let mut restored = events.clone();
+        restored[target.index] = fx.events[target.index].clone();
+        let mut verifier = Verifier::new(fx.secrets.clone());
+        restored.iter().for_each(|e| verifier.learn_shred(e));
+        let report = verify(verifier, &restored);
+        prop_assert_eq!(report.errors as usize, keys.len(), "{:?}", report.findings);
+        prop_assert!(report.findings.iter().all(|f| matches!(f.kind, FindingKind::Unshredded(_)) && f.seq == Some(shredded.seq)));
 
         // Keyset rotation: add, promote, re-wrap everything.
         let new_key = fx.keyset.add(Template::AES256_GCM_SIV);

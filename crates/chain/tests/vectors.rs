@@ -133,6 +133,7 @@ fn events() -> [SealedEvent; 2] {
         prev: Seal::GENESIS,
         seal: Seal::GENESIS,
         anchor: None,
+        purged: None,
     };
     first.seal = first.compute_seal(&secret);
     let mut second = SealedEvent {
@@ -153,6 +154,7 @@ fn events() -> [SealedEvent; 2] {
         prev: first.seal,
         seal: Seal::GENESIS,
         anchor: None,
+        purged: None,
     };
     second.seal = second.compute_seal(&secret);
     [first, second]

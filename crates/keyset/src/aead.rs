@@ -8,7 +8,7 @@ use rand::RngCore as _;
 use zeroize::Zeroize as _;
 
 use crate::error::{Error, Result};
-use crate::keyset::{Algorithm, KeyId, OutputPrefix};
+use crate::keyset::{Algorithm, KeyId, KeyStatus, OutputPrefix};
 use crate::proto;
 
 /// Length of the random nonce of AES-GCM and AES-GCM-SIV in Tink.
@@ -148,6 +148,16 @@ impl Entry {
     }
 }
 
+/// A key of the keyset that has no [`Entry`]: not ENABLED, or of a type this
+/// crate does not implement. Kept (id, prefix and status only, no material)
+/// to say why a ciphertext naming it does not open.
+struct Unused {
+    id: u32,
+    /// `None` for a RAW key.
+    prefix: Option<[u8; PREFIX_LEN]>,
+    status: KeyStatus,
+}
+
 /// The AEAD primitive of a keyset: the primary key encrypts, every ENABLED
 /// key of a supported type decrypts.
 ///
@@ -156,6 +166,11 @@ impl Entry {
 /// (LEGACY, CRUNCHY) or empty (RAW). Decryption tries the keys whose prefix
 /// matches, then the RAW keys. The key schedules are computed once, when the
 /// primitive is built.
+///
+/// A ciphertext whose prefix names a key the keyset does not hold is refused
+/// with [`Error::UnknownKey`] (unless the keyset has a RAW key, see
+/// [`Aead::decrypt`]), one naming a DISABLED or DESTROYED key with
+/// [`Error::KeyNotEnabled`]: the prefix is public, and these say what to do.
 ///
 /// ```
 /// use stream_keyset::{Keyset, Template};
@@ -169,6 +184,7 @@ impl Entry {
 pub struct Aead {
     entries: Vec<Entry>,
     primary: usize,
+    unused: Vec<Unused>,
 }
 
 impl std::fmt::Debug for Aead {
@@ -188,8 +204,24 @@ impl Aead {
     pub(crate) fn from_keyset(keyset: &proto::Keyset) -> Result<Aead> {
         let mut entries = Vec::new();
         let mut primary = None;
+        let mut unused = Vec::new();
         for key in &keyset.key {
+            let mut keep_unused = |status: KeyStatus| {
+                unused.push(Unused {
+                    id: key.key_id,
+                    prefix: OutputPrefix::from_proto(key.output_prefix_type)
+                        .filter(|p| *p != OutputPrefix::Raw)
+                        .map(|p| p.prefix(key.key_id)),
+                    status,
+                });
+            };
             if key.status != proto::key_status::ENABLED {
+                // Validation admits only DISABLED and DESTROYED here.
+                keep_unused(if key.status == proto::key_status::DESTROYED {
+                    KeyStatus::Destroyed
+                } else {
+                    KeyStatus::Disabled
+                });
                 continue;
             }
             let Some(data) = &key.key_data else {
@@ -203,6 +235,7 @@ impl Aead {
                         type_url: data.type_url.clone(),
                     });
                 }
+                keep_unused(KeyStatus::Enabled);
                 continue; // kept in the keyset, never used
             };
             let prefix_type = OutputPrefix::from_proto(key.output_prefix_type)
@@ -219,7 +252,11 @@ impl Aead {
             });
         }
         let primary = primary.ok_or(Error::PrimaryNotEnabled(keyset.primary_key_id))?;
-        Ok(Aead { entries, primary })
+        Ok(Aead {
+            entries,
+            primary,
+            unused,
+        })
     }
 
     fn primary_entry(&self) -> &Entry {
@@ -251,8 +288,19 @@ impl Aead {
     /// Decrypts a ciphertext made by any ENABLED key of the keyset.
     ///
     /// # Errors
-    /// [`Error::CiphertextTooShort`] when no key could have made it,
-    /// [`Error::Decryption`] when no key opens it with this `aad`.
+    /// - [`Error::CiphertextTooShort`] when no key could have made it;
+    /// - [`Error::UnknownKey`] when it starts with a TINK, LEGACY or CRUNCHY
+    ///   prefix naming a key id the keyset does not hold, and the keyset has
+    ///   no ENABLED RAW key (the keyset that made it was not rolled out
+    ///   here). With a RAW key in the keyset this stays
+    ///   [`Error::Decryption`]: the prefix could be the random nonce of a RAW
+    ///   ciphertext that failed to authenticate. A RAW ciphertext of a
+    ///   foreign key whose nonce happens to start with `0x00` or `0x01` is
+    ///   reported as `UnknownKey`, with a meaningless id;
+    /// - [`Error::KeyNotEnabled`] when that prefix names a DISABLED or
+    ///   DESTROYED key of the keyset, and no RAW key opens it;
+    /// - [`Error::Decryption`] otherwise, when no key opens it with this
+    ///   `aad`: a key with its prefix exists but authentication fails.
     pub fn decrypt(&self, ciphertext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         if ciphertext.len() < MIN_CIPHERTEXT_LEN {
             return Err(Error::CiphertextTooShort {
@@ -276,7 +324,45 @@ impl Aead {
                 return Ok(plaintext);
             }
         }
-        Err(Error::Decryption)
+        Err(self.refusal(ciphertext))
+    }
+
+    /// Why no key opened `ciphertext`, from its (public) prefix only; run
+    /// after every attempt failed, so the success path does not pay for it.
+    fn refusal(&self, ciphertext: &[u8]) -> Error {
+        let Some((prefix, _)) = ciphertext.split_first_chunk::<PREFIX_LEN>() else {
+            return Error::Decryption;
+        };
+        let [marker, id @ ..] = *prefix;
+        if marker > 1 {
+            return Error::Decryption; // not a TINK, LEGACY or CRUNCHY prefix
+        }
+        let id = u32::from_be_bytes(id);
+        if self.entries.iter().any(|e| e.id.0 == id) {
+            // An enabled key with this id tried (or, with another prefix
+            // type, could not have made it): an authentication failure.
+            return Error::Decryption;
+        }
+        // Key ids are unique in a validated keyset.
+        match self.unused.iter().find(|u| u.id == id) {
+            // With a RAW key in the keyset, a prefix-like start may be the
+            // random nonce of a RAW ciphertext that failed to authenticate
+            // (wrong aad, modified): stay opaque. (A chance match of the
+            // whole 5-byte prefix of a known key, below, is negligible.)
+            None if self.entries.iter().any(|e| e.raw) => Error::Decryption,
+            None => Error::UnknownKey(id),
+            Some(unused)
+                if unused.status != KeyStatus::Enabled && unused.prefix == Some(*prefix) =>
+            {
+                Error::KeyNotEnabled {
+                    key_id: id,
+                    status: unused.status,
+                }
+            }
+            // A key of a type this crate cannot use, or one whose prefix type
+            // does not make this prefix.
+            Some(_) => Error::Decryption,
+        }
     }
 
     /// Whether the primary key alone decrypts `ciphertext` (used by rotation

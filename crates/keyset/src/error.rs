@@ -1,11 +1,16 @@
 //! The one error type of this crate.
 
+use crate::keyset::KeyStatus;
+
 /// Everything that can go wrong while reading, using or managing a keyset.
 ///
 /// Messages name what was wrong and what to do; they never contain key
 /// material. Authentication failures are deliberately opaque
 /// ([`Error::Decryption`]): which key was tried, or why it failed, is not
-/// something a caller may learn from a ciphertext.
+/// something a caller may learn from a ciphertext. Only the key id a
+/// ciphertext carries in clear in its prefix is reported, when the keyset
+/// does not hold that key ([`Error::UnknownKey`]) or holds it not ENABLED
+/// ([`Error::KeyNotEnabled`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -103,10 +108,33 @@ pub enum Error {
     /// ciphertext. Deliberately says nothing more.
     #[error("decryption failed: wrong key, wrong associated data, or a modified ciphertext")]
     Decryption,
+    /// A ciphertext's TINK, LEGACY or CRUNCHY prefix names a key id (the
+    /// unsigned 32-bit Tink id) that no key of this keyset has, and the
+    /// keyset has no RAW key: it was made by a newer (or another) keyset.
+    #[error("key {0} is not in this keyset: roll out the new keyset first")]
+    UnknownKey(u32),
+    /// A ciphertext's prefix names a key of this keyset that is DISABLED or
+    /// DESTROYED (and no RAW key of the keyset opens it).
+    #[error("key {key_id} of this keyset is {status}: {}", not_enabled_hint(*.status))]
+    KeyNotEnabled {
+        /// The key's id.
+        key_id: u32,
+        /// Its status: [`KeyStatus::Disabled`] or [`KeyStatus::Destroyed`].
+        status: KeyStatus,
+    },
     /// Encryption failed (the plaintext or associated data is too long for
     /// the algorithm).
     #[error("encryption failed: plaintext or associated data too long")]
     Encryption,
+}
+
+fn not_enabled_hint(status: KeyStatus) -> &'static str {
+    match status {
+        KeyStatus::Destroyed => {
+            "its material was erased, what it encrypted cannot be decrypted any more"
+        }
+        _ => "enable it to decrypt",
+    }
 }
 
 /// Shorthand for results of this crate.

@@ -7,6 +7,13 @@
 //!   removeAt?: Date, secretId: hex, prev: BinData(32), seal: BinData(32),
 //!   anchor?: {chain, firstSeq, prev, created, secretId, seal} }
 //! ```
+//! A stub (an event purged by retention, format 2) keeps only what its seal
+//! covers directly and the purge mark, no content:
+//! ```text
+//! { v: 2, chain, seq, timestamp, removeAt, secretId, prev, seal,
+//!   purged: {digest: BinData(32), at: Date, secretId: hex, seal: BinData(32)},
+//!   anchor? }
+//! ```
 //! Reading accepts what mongoexport/mongodump and the relaxed Extended JSON
 //! make of it (integers of any width, dates as dates). A mongodump record
 //! can be read without building a [`Document`] first: see
@@ -17,7 +24,8 @@ use mongodb::bson::{
     doc, Binary, Bson, DateTime, Document, RawBsonRef, RawDocument, RawDocumentBuf,
 };
 use stream_chain::{
-    Anchor, ChainId, Detail, DetailValue, Seal, SealedEvent, SecretId, SensitiveValue, Status,
+    Anchor, ChainId, Detail, DetailValue, PurgeMark, Seal, SealedEvent, SecretId, SensitiveValue,
+    Status,
 };
 
 /// A record that is not a valid event, with what could be read of where it
@@ -32,15 +40,19 @@ pub struct Malformed {
     pub reason: String,
 }
 
-fn binary(bytes: &[u8]) -> Bson {
+/// Generic BSON binary.
+pub fn binary(bytes: &[u8]) -> Bson {
     Bson::Binary(Binary {
         subtype: BinarySubtype::Generic,
         bytes: bytes.to_vec(),
     })
 }
 
-/// The BSON document of an event.
+/// The BSON document of an event (of its stub, if it was purged).
 pub fn event_to_document(event: &SealedEvent) -> Document {
+    if let Some(mark) = &event.purged {
+        return stub_to_document(event, mark);
+    }
     let details: Vec<Bson> = event
         .details
         .iter()
@@ -91,6 +103,37 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         document.insert("anchor", anchor_to_document(anchor));
     }
     document
+}
+
+fn stub_to_document(event: &SealedEvent, mark: &PurgeMark) -> Document {
+    let mut document = doc! {
+        "_id": event_doc_id(&event.chain, event.seq),
+        "v": i32::from(event.version),
+        "chain": event.chain.as_str(),
+        "seq": seq_to_bson(event.seq),
+        "timestamp": DateTime::from_millis(event.timestamp_ms),
+    };
+    if let Some(remove_at) = event.remove_at_ms {
+        document.insert("removeAt", DateTime::from_millis(remove_at));
+    }
+    document.insert("secretId", event.secret_id.to_hex());
+    document.insert("prev", binary(&event.prev.0));
+    document.insert("seal", binary(&event.seal.0));
+    document.insert("purged", purge_mark_to_document(mark));
+    if let Some(anchor) = &event.anchor {
+        document.insert("anchor", anchor_to_document(anchor));
+    }
+    document
+}
+
+/// The BSON document of a purge mark (field `purged` of a stub).
+pub fn purge_mark_to_document(mark: &PurgeMark) -> Document {
+    doc! {
+        "digest": binary(&mark.digest),
+        "at": DateTime::from_millis(mark.purged_ms),
+        "secretId": mark.secret_id.to_hex(),
+        "seal": binary(&mark.seal.0),
+    }
 }
 
 /// The `_id` of the document of event `seq` of `chain`:
@@ -172,6 +215,14 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
     let version = raw_int("v", f.v).map_err(&malformed)?;
     let version = u8::try_from(version)
         .map_err(|_| malformed(format!("unknown format version {version}")))?;
+    let purged = match f.purged {
+        None | Some(RawBsonRef::Null) => None,
+        Some(RawBsonRef::Document(p)) => Some(raw_purge_mark(p).map_err(&malformed)?),
+        Some(_) => return Err(malformed("field `purged`: not a document".into())),
+    };
+    if let Some(purged) = purged {
+        return raw_stub(&f, version, chain.clone(), seq, purged).map_err(&malformed);
+    }
     let event = SealedEvent {
         version,
         chain: chain.clone().ok_or_else(|| {
@@ -202,8 +253,66 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
             Some(RawBsonRef::Document(a)) => Some(raw_anchor(a).map_err(&malformed)?),
             Some(_) => return Err(malformed("field `anchor`: not a document".into())),
         },
+        purged: None,
     };
     Ok(event)
+}
+
+/// A stub: no content field may be there (a stub cannot hide content the
+/// verifier would not look at).
+fn raw_stub(
+    f: &RawFields<'_>,
+    version: u8,
+    chain: Option<ChainId>,
+    seq: Option<u64>,
+    purged: PurgeMark,
+) -> Result<SealedEvent, String> {
+    let content = [
+        ("code", f.code),
+        ("module", f.module),
+        ("node", f.node),
+        ("status", f.status),
+        ("details", f.details),
+    ];
+    if let Some((name, _)) = content.iter().find(|(_, v)| v.is_some()) {
+        return Err(format!("a stub holds no content, but it has `{name}`"));
+    }
+    Ok(SealedEvent {
+        version,
+        chain: chain.ok_or("field `chain`: missing or not a string of 1 to 256 bytes")?,
+        seq: seq.ok_or("field `seq`: missing or not a non-negative integer")?,
+        timestamp_ms: raw_date("timestamp", f.timestamp)?,
+        code: String::new(),
+        module: String::new(),
+        node: String::new(),
+        status: Status::Success,
+        details: Vec::new(),
+        remove_at_ms: match f.remove_at {
+            None | Some(RawBsonRef::Null) => None,
+            value => Some(raw_date("removeAt", value)?),
+        },
+        secret_id: SecretId::from_hex(raw_string("secretId", f.secret_id)?)
+            .ok_or("field `secretId`: not 16 hex characters")?,
+        prev: raw_seal("prev", f.prev)?,
+        seal: raw_seal("seal", f.seal)?,
+        anchor: match f.anchor {
+            None | Some(RawBsonRef::Null) => None,
+            Some(RawBsonRef::Document(a)) => Some(raw_anchor(a)?),
+            Some(_) => return Err("field `anchor`: not a document".into()),
+        },
+        purged: Some(purged),
+    })
+}
+
+fn raw_purge_mark(document: &RawDocument) -> Result<PurgeMark, String> {
+    let field = |key: &str| raw_last(document, key);
+    Ok(PurgeMark {
+        digest: raw_seal("purged.digest", field("digest")?)?.0,
+        purged_ms: raw_date("purged.at", field("at")?)?,
+        secret_id: SecretId::from_hex(raw_string("purged.secretId", field("secretId")?)?)
+            .ok_or("field `purged.secretId`: not 16 hex characters")?,
+        seal: raw_seal("purged.seal", field("seal")?)?,
+    })
 }
 
 /// The fields of an event found in one pass over a raw document (the last
@@ -224,6 +333,7 @@ struct RawFields<'a> {
     prev: Option<RawBsonRef<'a>>,
     seal: Option<RawBsonRef<'a>>,
     anchor: Option<RawBsonRef<'a>>,
+    purged: Option<RawBsonRef<'a>>,
 }
 
 impl<'a> RawFields<'a> {
@@ -247,6 +357,7 @@ impl<'a> RawFields<'a> {
                 "prev" => &mut self.prev,
                 "seal" => &mut self.seal,
                 "anchor" => &mut self.anchor,
+                "purged" => &mut self.purged,
                 _ => continue,
             };
             *slot = Some(value);
@@ -437,9 +548,48 @@ mod tests {
             prev: Seal([3; 32]),
             seal: Seal([9; 32]),
             anchor: None,
+            purged: None,
         };
         event.anchor = Some(Anchor::new(&event, 1_800_000_000_000, &secret));
         event
+    }
+
+    #[test]
+    fn a_stub_reads_back_and_holds_no_content() {
+        let secret = SealSecret::new(b"codec test secret of 32 bytes...").unwrap();
+        let mut stub = event();
+        stub.seal = stub.compute_seal(&secret);
+        let full_len = bson_len(&event_to_document(&stub));
+        stub.purge(1_950_000_000_000, &secret).unwrap();
+        let document = event_to_document(&stub);
+        assert!(!document.contains_key("details") && !document.contains_key("terms"));
+        assert_eq!(event_from_document(&document), Ok(stub.clone()));
+        same(&document);
+        assert!(bson_len(&document) < full_len);
+        // Content beside the mark is not a stub: it would hide content from
+        // the verifier.
+        for field in ["code", "module", "node", "status", "details"] {
+            let mut padded = document.clone();
+            padded.insert(field, "x");
+            let err = event_from_document(&padded).unwrap_err();
+            assert!(err.reason.contains(field), "{err:?}");
+            assert_eq!(
+                (err.chain.as_ref().map(|c| c.as_str()), err.seq),
+                (Some("ca"), Some(7))
+            );
+            same(&padded);
+        }
+        let mut broken = document.clone();
+        broken.insert("purged", doc! {"digest": binary(&[1; 31]), "at": DateTime::from_millis(1), "secretId": "00", "seal": binary(&[0; 32])});
+        assert!(event_from_document(&broken)
+            .unwrap_err()
+            .reason
+            .contains("purged.digest"));
+        same(&broken);
+    }
+
+    fn bson_len(document: &Document) -> usize {
+        RawDocumentBuf::try_from(document).unwrap().as_bytes().len()
     }
 
     /// Both readers give the same result for `document`.

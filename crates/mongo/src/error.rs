@@ -77,6 +77,34 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// A shred was refused; nothing was changed.
+    #[error("cannot shred {chain}#{seq}: {reason}")]
+    NotShreddable {
+        /// The chain.
+        chain: String,
+        /// The sequence number.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A re-wrap pass could not re-wrap some records.
+    #[error("re-wrap incomplete: {failed} records could not be re-wrapped ({rewrapped} were); the first: {first}. Keep the old key in the keyset until they are dealt with")]
+    RewrapIncomplete {
+        /// Records that failed.
+        failed: u64,
+        /// Records re-wrapped.
+        rewrapped: u64,
+        /// Why the first failed, and where.
+        first: String,
+    },
+    /// A purge was asked for a time in the future.
+    #[error("purge refused: its time {now_ms} is {ahead_ms} ms ahead of this clock; pass the current time")]
+    PurgeInFuture {
+        /// The time given.
+        now_ms: i64,
+        /// How far ahead of the clock.
+        ahead_ms: i64,
+    },
     /// A stored event could not be read.
     #[error("malformed event in the collection (chain {chain:?}, seq {seq:?}): {reason}")]
     Malformed {

@@ -44,7 +44,8 @@ mod turn;
 pub use crate::documents::{SealedDocuments, Secure};
 pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
-    AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery,
+    wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage,
+    SearchQuery, ShredOutcome,
 };
 pub use crate::reports::{report_from_document, report_to_document};
 pub use mongodb;

@@ -12,14 +12,16 @@ use mongodb::options::{CollectionOptions, IndexOptions, ReadConcern, WriteConcer
 use mongodb::{Collection, Database, IndexModel};
 use rand::Rng as _;
 use stream_chain::{
-    Anchor, ChainId, Chainer, Checkpoint, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep,
-    ReportStatus, Seal, SealedEvent, Status, Verifier, VerifyReport,
+    shred_refusal, Anchor, ChainId, Chainer, Checkpoint, DetailValue, EventDraft, Head,
+    IntegrityReport, PurgeScan, PurgeStep, ReportStatus, RotationRecord, Seal, SealPlan, Sealed,
+    SealedEvent, SensitiveValue, ShredRecord, Status, Verifier, VerifyReport, ROTATION_CODE,
+    SHRED_CODE, SYSTEM_MODULE,
 };
 use tokio::sync::oneshot;
 
 use crate::codec::{
-    anchor_to_document, event_doc_id, event_from_document, event_to_document, seq_to_bson,
-    Malformed,
+    anchor_to_document, binary, event_doc_id, event_from_document, event_to_document,
+    purge_mark_to_document, search_term, seq_to_bson, Malformed,
 };
 use crate::error::{duplicate_key_index, Error, Outcome, Result};
 use crate::reports::{report_from_document, report_to_document};
@@ -97,6 +99,9 @@ struct Job {
 
 static JOB_IDS: AtomicU64 = AtomicU64::new(0);
 
+/// The job index of a rotation record in a commit (no caller's).
+const ROTATION_JOB: usize = usize::MAX;
+
 impl Job {
     fn finish(self, result: Result<()>) {
         // The caller may have gone away (cancelled); nothing to do then.
@@ -125,6 +130,9 @@ struct ChainState {
     /// A sequence number found taken by someone else (a lost race): a head
     /// hint below it is stale.
     occupied: Option<u64>,
+    /// The chain's last authentic rotation record, as last looked up
+    /// (`None`: not looked up; valid while the head is sealed by its `to`).
+    rotation: Option<Option<RotationRecord>>,
     turn: Turn,
 }
 
@@ -137,6 +145,7 @@ impl Default for Writer {
                 head_doc: None,
                 probe_from: None,
                 occupied: None,
+                rotation: None,
                 turn: Turn::new(),
             }),
         }
@@ -175,7 +184,8 @@ impl SearchQuery {
     /// MongoDB query, for logs kept elsewhere, e.g. in memory).
     pub fn matches(&self, event: &SealedEvent) -> bool {
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        eq(&self.chain, event.chain.as_str())
+        !event.is_stub()
+            && eq(&self.chain, event.chain.as_str())
             && eq(&self.code, &event.code)
             && eq(&self.module, &event.module)
             && eq(&self.node, &event.node)
@@ -209,11 +219,13 @@ pub struct SearchPage {
     pub total: u64,
 }
 
-/// What a purge did.
+/// What a purge did to one chain.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PurgeOutcome {
-    /// Events deleted.
+    /// Events deleted (the expired prefix, below the anchor).
     pub deleted: u64,
+    /// Events replaced by their stub (expired after the first event kept).
+    pub stubbed: u64,
     /// The first sequence number kept (it carries the anchor).
     pub first_kept: Option<u64>,
 }
@@ -228,6 +240,19 @@ pub struct RotationProgress {
     /// Records that could not be re-wrapped (malformed, or their key is not
     /// in the keyset): the old key must stay until they are dealt with.
     pub failed: u64,
+    /// Records that changed between the read and the write (shredded,
+    /// purged, re-wrapped by another job): left as they are.
+    pub changed: u64,
+}
+
+/// What a shred did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShredOutcome {
+    /// The detail keys whose data keys were erased.
+    pub erased: Vec<String>,
+    /// The sequence number of the shred record appended (`None` when an
+    /// earlier, interrupted shred had recorded them already).
+    pub record_seq: Option<u64>,
 }
 
 /// Counters of what appends met, since the log was made.
@@ -638,12 +663,20 @@ impl EventLog {
                 }
             };
             let chainer = self.chainer();
+            let mut plan = match self.plan(chain, &chainer, &start, state).await {
+                Ok(plan) => plan,
+                Err(e) => return fail_all(jobs, &unavailable(chain, e, Outcome::NotWritten)),
+            };
             let mut working = start;
             let mut sealed: Vec<(usize, SealedEvent)> = Vec::new();
             let mut kept = Vec::with_capacity(jobs.len());
             for job in jobs {
-                match chainer.seal_batch(&mut working, &job.drafts) {
-                    Ok(events) => {
+                match chainer.seal_planned(&mut working, &job.drafts, &plan) {
+                    Ok(Sealed { rotation, events }) => {
+                        if let Some(record) = rotation {
+                            sealed.push((ROTATION_JOB, record));
+                            plan = SealPlan::With(chainer.secrets().current().id());
+                        }
                         let index = kept.len();
                         sealed.extend(events.into_iter().map(|e| (index, e)));
                         kept.push(job);
@@ -721,8 +754,14 @@ impl EventLog {
             // Hand the written events to their jobs; drop their drafts.
             let mut written = vec![0usize; jobs.len()];
             for (index, event) in sealed.into_iter().take(inserted) {
-                written[index] += 1;
-                jobs[index].done.push(event);
+                match (written.get_mut(index), jobs.get_mut(index)) {
+                    (Some(n), Some(job)) => {
+                        *n += 1;
+                        job.done.push(event);
+                    }
+                    // The rotation record this commit wrote first.
+                    _ => state.rotation = Some(RotationRecord::parse(&event).and_then(|r| r.ok())),
+                }
             }
             for (job, n) in jobs.iter_mut().zip(written) {
                 job.drafts.drain(..n);
@@ -771,6 +810,63 @@ impl EventLog {
                 tokio::time::sleep(Duration::from_millis(backoff)).await;
             }
         }
+    }
+
+    /// Which secret seals the next events (see [`Chainer::plan`]): the
+    /// current one, unless the head was sealed by another, when the chain's
+    /// last rotation record decides (looked up once, then cached while the
+    /// head is sealed by its `to`).
+    async fn plan(
+        &self,
+        chain: &ChainId,
+        chainer: &Chainer,
+        head: &Head,
+        state: &mut ChainState,
+    ) -> Result<SealPlan> {
+        let current = chainer.secrets().current().id();
+        let Some(sealed_by) = head.sealed_by.filter(|id| *id != current) else {
+            return Ok(SealPlan::With(current));
+        };
+        let cached = match &state.rotation {
+            Some(Some(r)) if r.to == sealed_by => Some(r.clone()),
+            _ => None,
+        };
+        let record = match cached {
+            Some(r) => Some(r),
+            None => {
+                let found = self.last_rotation(chain, chainer).await?;
+                state.rotation = Some(found.clone());
+                found
+            }
+        };
+        Ok(chainer.plan(head, record.as_ref())?)
+    }
+
+    /// The newest authentic rotation record of `chain` (forged ones are
+    /// skipped; a planner misled by more than a few would write a record
+    /// the verifier reports, never a silent one).
+    pub async fn last_rotation(
+        &self,
+        chain: &ChainId,
+        chainer: &Chainer,
+    ) -> Result<Option<RotationRecord>> {
+        let mut cursor = self
+            .events
+            .find(doc! {"chain": chain.as_str(), "code": ROTATION_CODE, "module": SYSTEM_MODULE})
+            .sort(doc! {"seq": -1})
+            .limit(32)
+            .await?;
+        while let Some(d) = cursor.try_next().await? {
+            let Ok(event) = event_from_document(&d) else {
+                continue;
+            };
+            if event.seal_is_valid(chainer.secrets()) {
+                if let Some(Ok(record)) = RotationRecord::parse(&event) {
+                    return Ok(Some(record));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Finds the head of `chain` without trusting what it finds: from
@@ -1067,8 +1163,35 @@ impl EventLog {
 
     /// Verifies every stored chain (or one).
     pub async fn verify(&self, chain: Option<&ChainId>) -> Result<VerifyReport> {
+        self.verify_with(chain, false).await
+    }
+
+    /// Verifies every stored chain (or one) and, with the keyset, that every
+    /// wrapped data key unwraps and opens its payload
+    /// ([`FindingKind::Undecryptable`](stream_chain::FindingKind) at the
+    /// event's position otherwise).
+    pub async fn verify_deep(&self, chain: Option<&ChainId>) -> Result<VerifyReport> {
+        self.verify_with(chain, true).await
+    }
+
+    /// A verifier for this log: its secrets, the time, and the shred
+    /// records stored (learned first, so that a restored key is found).
+    pub async fn verifier(&self, chain: Option<&ChainId>, deep: bool) -> Result<Verifier> {
+        let chainer = self.chainer();
+        let mut verifier = Verifier::new(chainer.secrets().clone()).with_now_ms(wall_clock_ms());
+        if deep {
+            if chainer.envelope().is_none() {
+                return Err(stream_chain::Error::NoKeyset("(deep verification)".into()).into());
+            }
+            verifier = verifier.with_keyset(chainer);
+        }
+        self.learn_shreds(chain, &mut verifier).await?;
+        Ok(verifier)
+    }
+
+    async fn verify_with(&self, chain: Option<&ChainId>, deep: bool) -> Result<VerifyReport> {
         let started = Instant::now();
-        let mut verifier = Verifier::new(self.chainer().secrets().clone());
+        let mut verifier = self.verifier(chain, deep).await?;
         self.verify_into(chain, None, &mut verifier).await?;
         self.push_quarantined(chain, &mut verifier).await?;
         let report = verifier.finish();
@@ -1220,6 +1343,8 @@ impl EventLog {
         if let Some((k, v)) = &query.detail {
             filter.insert("terms", crate::codec::search_term(k, v));
         }
+        // Stubs (purged events) hold nothing to find.
+        filter.insert("purged", doc! {"$exists": false});
         let total = self.events.count_documents(filter.clone()).await?;
         let order = if query.oldest_first { 1 } else { -1 };
         let limit = query.page_size();
@@ -1249,7 +1374,9 @@ impl EventLog {
     ) -> Result<IntegrityReport> {
         let chainer = self.chainer();
         let secret = chainer.secrets().current();
-        let mut verifier = Verifier::new(chainer.secrets().clone());
+        // The shred records of the whole chain: one after `to` covers an
+        // erasure inside the range.
+        let mut verifier = self.verifier(Some(chain), false).await?;
         if from > 1 {
             if let Some(before) = self.get(chain, from - 1).await? {
                 // A synthetic trusted start: the range is verified from here.
@@ -1364,19 +1491,25 @@ impl EventLog {
             .collect())
     }
 
-    /// Purges the expired events of `chain`, oldest first: the prefix of
-    /// events whose `removeAt` is before `now_ms`. The newest event is
-    /// always kept (it is the head appends link to). The sealed anchor is
-    /// written on the first event kept before anything is deleted, and
-    /// events are deleted one at a time in ascending order, so an
-    /// interruption at any point leaves a chain that verifies.
+    /// Purges the expired events of `chain`: every event whose sealed
+    /// `removeAt` is at or before `now_ms`, wherever it stands. The expired
+    /// prefix is deleted and the first event kept carries a sealed anchor
+    /// (as in format 1); an expired event after it is replaced by its stub
+    /// (format 2: position, link, content digest, seal and a sealed purge
+    /// mark). Kept: the newest event (the head appends link to), the
+    /// store's own records (shred and rotation records) and format 1 events
+    /// after the prefix (their seal covers the content).
+    ///
+    /// The whole chain is verified on the way (seals, links, a legitimate
+    /// start, the marks of earlier stubs): any doubt refuses the purge
+    /// before anything is changed. Stubs are written first, then the
+    /// anchor, then the prefix deleted in ascending order, each write
+    /// conditioned on the seal read: an interruption at any point leaves a
+    /// chain that verifies, and running it again finishes the work.
     pub async fn purge_expired(&self, chain: &ChainId, now_ms: i64) -> Result<PurgeOutcome> {
         let Some(head) = self.head(chain).await? else {
             return Ok(PurgeOutcome::default());
         };
-        // Walk from the oldest event, verifying each and reading expiry
-        // from its sealed `removeAt`: a forged `removeAt` or a deleted event
-        // refuses the purge instead of being covered by a genuine anchor.
         let chainer = self.chainer();
         let mut scan = PurgeScan::new(chainer.secrets(), now_ms);
         // An interrupted purge left events below its anchor: resume it.
@@ -1401,58 +1534,88 @@ impl EventLog {
             .sort(doc! {"seq": 1})
             .await?;
         let mut first = None;
-        let mut keep = None;
+        let mut keep: Option<SealedEvent> = None;
+        let mut stubs = Vec::new();
         while let Some(d) = cursor.try_next().await? {
             let event = event_from_document(&d)?;
             first.get_or_insert(event.seq);
-            if scan.step(&event, event.seq >= head.seq)? == PurgeStep::Keep {
-                keep = Some(event);
-                break;
+            match scan.step(&event, event.seq >= head.seq)? {
+                PurgeStep::Keep if keep.is_none() => keep = Some(event),
+                PurgeStep::Stub => {
+                    // Only what the update needs: a long chain of expired
+                    // events is not held in memory.
+                    let seal = event.seal;
+                    let mut stub = event;
+                    stub.purge(now_ms, chainer.secrets().current())?;
+                    if let Some(mark) = stub.purged {
+                        stubs.push((stub.seq, seal, mark));
+                    }
+                }
+                _ => {}
             }
         }
-        let (Some(first), Some(keep)) = (first, keep) else {
-            return Ok(PurgeOutcome::default());
+        let mut outcome = PurgeOutcome {
+            first_kept: keep.as_ref().map(|k| k.seq).or(first),
+            ..PurgeOutcome::default()
         };
-        if keep.seq <= first {
-            return Ok(PurgeOutcome {
-                deleted: 0,
-                first_kept: Some(first),
-            });
-        }
-        let anchor = Anchor::new(&keep, now_ms, chainer.secrets().current());
-        self.events
-            .update_one(
-                doc! {"chain": chain.as_str(), "seq": seq_to_bson(keep.seq)},
-                doc! {"$set": {"anchor": anchor_to_document(&anchor)}},
-            )
-            .await?;
-        let mut deleted = 0;
-        for seq in first..keep.seq {
-            deleted += self
+        for (seq, seal, mark) in stubs {
+            let updated = self
                 .events
-                .delete_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
-                .await?
-                .deleted_count;
+                .update_one(
+                    doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq), "seal": binary(&seal.0)},
+                    doc! {
+                        "$set": {"purged": purge_mark_to_document(&mark)},
+                        "$unset": {"code": "", "module": "", "node": "", "status": "", "details": "", "terms": ""},
+                    },
+                )
+                .await?;
+            outcome.stubbed += updated.modified_count;
         }
-        tracing::info!(chain = %chain, deleted, first_kept = keep.seq, "purged expired events");
-        Ok(PurgeOutcome {
-            deleted,
-            first_kept: Some(keep.seq),
-        })
+        let (Some(first), Some(keep)) = (first, keep) else {
+            return Ok(outcome);
+        };
+        if keep.seq > first {
+            let anchor = Anchor::new(&keep, now_ms, chainer.secrets().current());
+            self.events
+                .update_one(
+                    doc! {"chain": chain.as_str(), "seq": seq_to_bson(keep.seq), "seal": binary(&keep.seal.0)},
+                    doc! {"$set": {"anchor": anchor_to_document(&anchor)}},
+                )
+                .await?;
+            for seq in first..keep.seq {
+                outcome.deleted += self
+                    .events
+                    .delete_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+                    .await?
+                    .deleted_count;
+            }
+        }
+        tracing::info!(chain = %chain, deleted = outcome.deleted, stubbed = outcome.stubbed, first_kept = keep.seq, "purged expired events");
+        Ok(outcome)
     }
 
     /// Re-wraps the data keys of every stored event under the keyset's
-    /// current primary. Resumable and idempotent: events already under the
-    /// primary are skipped. Payloads and seals are untouched.
+    /// current primary (the last step of a keyset rotation, run by one
+    /// job once every pod has the keyset with the new primary). Resumable
+    /// and idempotent: keys already under the primary are skipped. Each
+    /// update is conditioned on the wrapped keys it read, so that a key
+    /// shredded meanwhile is never brought back. Payloads and seals are
+    /// untouched. `progress` is called every 1000 records and at the end.
+    ///
+    /// # Errors
+    /// [`Error::RewrapIncomplete`] after the whole pass when some records
+    /// could not be re-wrapped (their keys stay under the old key, which
+    /// must not be removed from the keyset yet).
     pub async fn rewrap_events(
         &self,
         mut progress: impl FnMut(&RotationProgress),
     ) -> Result<RotationProgress> {
         let chainer = self.chainer();
         let mut state = RotationProgress::default();
+        let mut first_failure = None;
         let mut cursor = self
             .events
-            .find(doc! {"details.secure.dek": {"$exists": true}})
+            .find(doc! {"details.secure.dek": {"$type": "binData"}})
             .sort(doc! {"chain": 1, "seq": 1})
             .await?;
         while let Some(d) = cursor.try_next().await? {
@@ -1460,33 +1623,64 @@ impl EventLog {
             if state.examined.is_multiple_of(1000) {
                 progress(&state);
             }
-            // One bad record must not stop the job forever at the same
-            // place: it is counted, logged and skipped (its keys stay under
-            // the old primary, which must then not be destroyed).
-            let rewrapped = event_from_document(&d)
-                .map_err(Error::from)
-                .and_then(|mut event| Ok((chainer.rewrap(&mut event)?, event)));
-            let event = match rewrapped {
-                Ok((0, _)) => continue,
-                Ok((_, event)) => event,
+            // One bad record must not stop the job at the same place: it is
+            // counted, logged and skipped.
+            let event = match event_from_document(&d) {
+                Ok(event) => event,
                 Err(e) => {
                     state.failed += 1;
-                    tracing::warn!(chain = ?d.get_str("chain").ok(), seq = ?d.get("seq"), error = %e, "rotation skipped a record");
+                    first_failure.get_or_insert_with(|| e.reason.clone());
                     continue;
                 }
             };
-            {
-                let details = event_to_document(&event)
-                    .get("details")
-                    .cloned()
-                    .unwrap_or(Bson::Null);
-                self.events
-                    .update_one(
-                        doc! {"chain": event.chain.as_str(), "seq": seq_to_bson(event.seq), "seal": d.get("seal").cloned().unwrap_or(Bson::Null)},
-                        doc! {"$set": {"details": details}},
-                    )
-                    .await?;
+            let mut filter = doc! {"chain": event.chain.as_str(), "seq": seq_to_bson(event.seq), "seal": binary(&event.seal.0)};
+            let mut set = Document::new();
+            let mut failure = None;
+            for (i, detail) in event.details.iter().enumerate() {
+                let DetailValue::Sensitive(SensitiveValue {
+                    wrapped_dek: Some(dek),
+                    ..
+                }) = &detail.value
+                else {
+                    continue;
+                };
+                let Some(envelope) = chainer.envelope() else {
+                    break;
+                };
+                if envelope.is_wrapped_by_primary(dek) {
+                    continue;
+                }
+                match envelope.rewrap_dek(dek) {
+                    Ok(new) => {
+                        let path = format!("details.{i}.secure.dek");
+                        filter.insert(path.clone(), binary(dek));
+                        set.insert(path, binary(&new));
+                    }
+                    Err(e) => {
+                        failure = Some(format!(
+                            "{}#{} detail `{}`: {e}",
+                            event.chain, event.seq, detail.key
+                        ));
+                        break;
+                    }
+                }
+            }
+            if let Some(why) = failure {
+                state.failed += 1;
+                tracing::warn!(error = %why, "re-wrap skipped a record");
+                first_failure.get_or_insert(why);
+                continue;
+            }
+            if set.is_empty() {
+                continue;
+            }
+            let updated = self.events.update_one(filter, doc! {"$set": set}).await?;
+            if updated.matched_count == 1 {
                 state.rewrapped += 1;
+            } else {
+                // Shredded, purged or re-wrapped meanwhile: nothing to do
+                // now; a second pass picks up what still needs it.
+                state.changed += 1;
             }
         }
         progress(&state);
@@ -1496,8 +1690,155 @@ impl EventLog {
             failed = state.failed,
             "keyset rotation of events"
         );
-        Ok(state)
+        match first_failure {
+            Some(first) => Err(Error::RewrapIncomplete {
+                failed: state.failed,
+                rewrapped: state.rewrapped,
+                first,
+            }),
+            None => Ok(state),
+        }
     }
+
+    /// Crypto-shredding: erases the wrapped data keys of the sensitive
+    /// details of event `seq` (all, or only `key`), so that they can never
+    /// be decrypted again, and records it first in the chain with a sealed
+    /// shred record (what, when, from which node, `reason`). A verifier
+    /// without the keyset then tells the erasure from an attack, and a key
+    /// restored from a backup is reported. Resumable: a shred interrupted
+    /// after its record erases on the next call without a second record.
+    ///
+    /// # Errors
+    /// [`Error::NotShreddable`] (nothing changed) when the event does not
+    /// exist, is not authentic, is a stub or a record of the store, has no
+    /// such sensitive detail, or everything asked was already erased.
+    pub async fn shred(
+        &self,
+        chain: &ChainId,
+        seq: u64,
+        key: Option<&str>,
+        reason: &str,
+        node: &str,
+        now_ms: i64,
+    ) -> Result<ShredOutcome> {
+        let chainer = self.chainer();
+        let event = self.get(chain, seq).await?;
+        if let Some(why) = shred_refusal(event.as_ref(), key, chainer.secrets()) {
+            return Err(not_shreddable(chain, seq, &why));
+        }
+        let Some(event) = event else {
+            return Err(not_shreddable(chain, seq, "no event is stored there"));
+        };
+        let covered = self.shredded_keys(chain, seq, &chainer).await?;
+        let wanted = event.shreddable_keys(key);
+        let unrecorded: Vec<String> = wanted
+            .iter()
+            .filter(|k| !covered.contains(*k))
+            .cloned()
+            .collect();
+        let record_seq = if unrecorded.is_empty() {
+            None
+        } else {
+            let record = ShredRecord {
+                target: seq,
+                keys: unrecorded,
+                reason: reason.to_owned(),
+            };
+            let sealed = self.append(chain, record.draft(node, now_ms)).await?;
+            Some(sealed.seq)
+        };
+        let mut filter =
+            doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq), "seal": binary(&event.seal.0)};
+        let mut set = Document::new();
+        for (i, detail) in event.details.iter().enumerate() {
+            if wanted.contains(&detail.key) {
+                if let DetailValue::Sensitive(SensitiveValue {
+                    wrapped_dek: Some(_),
+                    ..
+                }) = &detail.value
+                {
+                    let path = format!("details.{i}.secure.dek");
+                    filter.insert(path.clone(), doc! {"$type": "binData"});
+                    set.insert(path, Bson::Null);
+                }
+            }
+        }
+        let updated = self.events.update_one(filter, doc! {"$set": set}).await?;
+        if updated.matched_count != 1 {
+            return Err(not_shreddable(
+                chain,
+                seq,
+                "the event changed while it was being shredded; run the shred again",
+            ));
+        }
+        tracing::info!(chain = %chain, seq, keys = wanted.len(), record = ?record_seq, "shredded");
+        Ok(ShredOutcome {
+            erased: wanted,
+            record_seq,
+        })
+    }
+
+    /// The detail keys of event `seq` that authentic shred records cover.
+    async fn shredded_keys(
+        &self,
+        chain: &ChainId,
+        seq: u64,
+        chainer: &Chainer,
+    ) -> Result<Vec<String>> {
+        let mut cursor = self
+            .events
+            .find(doc! {"chain": chain.as_str(), "code": SHRED_CODE, "terms": search_term("target", &seq.to_string())})
+            .await?;
+        let mut keys = Vec::new();
+        while let Some(d) = cursor.try_next().await? {
+            let Ok(event) = event_from_document(&d) else {
+                continue;
+            };
+            if event.seal_is_valid(chainer.secrets()) {
+                if let Some(Ok(record)) = ShredRecord::parse(&event) {
+                    if record.target == seq {
+                        keys.extend(record.keys);
+                    }
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Teaches `verifier` the shred records stored (of `chain`, or all):
+    /// the first pass that lets it report a shredded key restored.
+    pub async fn learn_shreds(
+        &self,
+        chain: Option<&ChainId>,
+        verifier: &mut Verifier,
+    ) -> Result<()> {
+        let mut filter = doc! {"code": SHRED_CODE};
+        if let Some(chain) = chain {
+            filter.insert("chain", chain.as_str());
+        }
+        let mut cursor = self.events.find(filter).await?;
+        while let Some(d) = cursor.try_next().await? {
+            if let Ok(event) = event_from_document(&d) {
+                verifier.learn_shred(&event);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn not_shreddable(chain: &ChainId, seq: u64, reason: &str) -> Error {
+    Error::NotShreddable {
+        chain: chain.to_string(),
+        seq,
+        reason: reason.to_owned(),
+    }
+}
+
+/// The wall clock, in milliseconds since the Unix epoch (0 before it).
+pub fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Whether an error of index creation is worth another try: the

@@ -5,8 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use stream_chain::{
-    ChainId, Chainer, EventDraft, Finding, Head, SealSecret, SealSecrets, SealedEvent, Status,
-    Verifier, VerifyReport,
+    ChainId, Chainer, EventDraft, Finding, Head, RotationRecord, SealSecret, SealSecrets,
+    SealedEvent, Status, Verifier, VerifyReport,
 };
 use stream_keyset::{Algorithm, Keyset, Template};
 
@@ -163,6 +163,7 @@ pub fn build(spec: &Spec) -> Fixture {
         .map(|c| ChainId::new(&format!("chain-{c}")).unwrap())
         .collect();
     let mut heads: Vec<Head> = chains.iter().cloned().map(Head::genesis).collect();
+    let mut rotations: Vec<Option<RotationRecord>> = vec![None; chains.len()];
     let mut events = Vec::with_capacity(n);
     let mut sensitive = Vec::new();
     let mut ts = T0;
@@ -181,19 +182,29 @@ pub fn build(spec: &Spec) -> Fixture {
             &[]
         };
         let (draft, clear) = draft(&mut rng, ts, keys);
-        for (key, plaintext) in keys.iter().zip(clear) {
-            sensitive.push(Secret {
-                index: i,
-                key: (*key).to_owned(),
-                plaintext,
-            });
-        }
-        let chainer = if i < rotated_at {
+        let sealer = if i < rotated_at {
             &chainer_before
         } else {
             &chainer
         };
-        events.push(chainer.seal(&mut heads[c], &draft).unwrap());
+        // The rotation goes through a sealed rotation record in each chain,
+        // as the stores write it.
+        let plan = sealer.plan(&heads[c], rotations[c].as_ref()).unwrap();
+        let sealed = sealer
+            .seal_planned(&mut heads[c], std::slice::from_ref(&draft), &plan)
+            .unwrap();
+        if let Some(record) = sealed.rotation {
+            rotations[c] = RotationRecord::parse(&record).map(|r| r.unwrap());
+            events.push(record);
+        }
+        for (key, plaintext) in keys.iter().zip(clear) {
+            sensitive.push(Secret {
+                index: events.len(),
+                key: (*key).to_owned(),
+                plaintext,
+            });
+        }
+        events.extend(sealed.events);
     }
     Fixture {
         secrets: after,
@@ -253,4 +264,26 @@ pub fn describe(report: &VerifyReport) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Appends `draft` to `chain` after the fixture's events, as a store would
+/// (a rotation record first if the chain's head is sealed by the old
+/// secret); returns the sequence number it got.
+pub fn append_at_head(
+    fx: &Fixture,
+    events: &mut Vec<SealedEvent>,
+    chain: &ChainId,
+    draft: &EventDraft,
+) -> u64 {
+    let c = fx.chains.iter().position(|id| id == chain).unwrap();
+    let mut head = fx.heads[c].clone();
+    let plan = fx.chainer.plan(&head, None).unwrap();
+    let sealed = fx
+        .chainer
+        .seal_planned(&mut head, std::slice::from_ref(draft), &plan)
+        .unwrap();
+    events.extend(sealed.rotation);
+    let seq = sealed.events[0].seq;
+    events.extend(sealed.events);
+    seq
 }
