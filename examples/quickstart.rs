@@ -3,9 +3,13 @@
 //! a tampered copy, and optionally export the chain as `mongoexport` would.
 //!
 //! ```sh
-//! cargo run --release --example quickstart -- [--events N] [--chain NAME] [--export FILE]
+//! cargo run --release --example quickstart -- [--events N] [--chain NAME] [--shred SEQ [--reason TEXT]] [--export FILE]
 //! cargo run --release --example quickstart -- --chain NAME --quarantine SEQ [--reason TEXT]
 //! ```
+//!
+//! `--shred SEQ` crypto-shreds event `NAME#SEQ` through the store (its data
+//! keys erased, a sealed shred record appended) after the events are
+//! appended and before `--export`; the chain is verified again after it.
 //!
 //! `--quarantine SEQ` does only that: it moves the record at `NAME#SEQ`
 //! aside (MongoDB), after checking that it is not an authentic event: the
@@ -45,9 +49,13 @@ struct Args {
     /// chain aside (into `eventsQuarantine`), then stop.
     #[arg(long, value_name = "SEQ")]
     quarantine: Option<u64>,
-    /// Why (kept with the quarantined record).
-    #[arg(long, default_value = "quarantined with quickstart --quarantine")]
-    reason: String,
+    /// Crypto-shred the sensitive details of this event of the chain
+    /// (before `--export`).
+    #[arg(long, value_name = "SEQ")]
+    shred: Option<u64>,
+    /// Why (kept with the quarantined record, or in the shred record).
+    #[arg(long)]
+    reason: Option<String>,
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -159,7 +167,11 @@ async fn run(args: Args) -> Result<(), Failure> {
     };
 
     if let Some(seq) = args.quarantine {
-        store.quarantine(&args.chain, seq, &args.reason).await?;
+        let reason = args
+            .reason
+            .as_deref()
+            .unwrap_or("quarantined with quickstart --quarantine");
+        store.quarantine(&args.chain, seq, reason).await?;
         println!(
             "moved {}#{seq} aside into `eventsQuarantine`; appends continue from the last authentic event",
             args.chain
@@ -181,7 +193,7 @@ async fn run(args: Args) -> Result<(), Failure> {
         elapsed,
         elapsed.as_secs_f64() * 1e6 / args.events.max(1) as f64
     );
-    let events = store.range(&args.chain, 1, u64::MAX >> 1).await?;
+    let mut events = store.range(&args.chain, 1, u64::MAX >> 1).await?;
 
     for event in events.iter().rev().take(3) {
         let seq = event.seq;
@@ -240,6 +252,33 @@ async fn run(args: Args) -> Result<(), Failure> {
         for finding in &report.findings {
             println!("  {finding}");
         }
+    }
+
+    if let Some(seq) = args.shred {
+        let reason = args
+            .reason
+            .as_deref()
+            .unwrap_or("erased with quickstart --shred");
+        let outcome = store.shred(&args.chain, seq, None, reason).await?;
+        let record = outcome.record_seq.map_or_else(
+            || "recorded before".to_owned(),
+            |r| format!("shred record {}#{r}", args.chain),
+        );
+        println!(
+            "shredded {}#{seq}: data keys of {} erased ({record})",
+            args.chain,
+            outcome.erased.join(", ")
+        );
+        let report = store.verify(Some(&args.chain)).await?;
+        println!(
+            "verified {} events after the shred: {}",
+            report.records,
+            if report.is_ok() { "intact" } else { "FINDINGS" }
+        );
+        for finding in &report.findings {
+            println!("  {finding}");
+        }
+        events = store.range(&args.chain, 1, u64::MAX >> 1).await?;
     }
 
     if let Some(path) = &args.export {

@@ -1,0 +1,465 @@
+//! The operator's procedures of a deployment's life, run by three stores as
+//! three pods on one log (in memory, and on MongoDB): seal-secret rotation
+//! in the documented order, keyset rotation in steps with a shred during
+//! the re-wrap, retention of interleaved short- and long-lived events; the
+//! chains verify online, deeply (with the keyset) and offline (the
+//! auditor's `verify_chain` on an export) afterwards. Then, on MongoDB,
+//! the attacker's versions (erasure, un-shredding, a re-seal with a retired
+//! secret after its successor, a forged stub) are each reported at their
+//! position, online and offline.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::{now_ms, test_db, TestDb};
+use futures_util::TryStreamExt;
+use stream_store::chain::{
+    Chainer, EventDraft, FindingKind, Head, SealSecret, SealSecrets, SealedEvent, Status,
+    VerifyReport,
+};
+use stream_store::keyset::{Algorithm, KeyId, Keyset, Template};
+use stream_store::mongo::codec::event_to_document;
+use stream_store::mongo::mongodb::bson::{doc, Bson, Document};
+use stream_store::{EventStore, LogConfig, ReadValue};
+
+const S0: &str = "the-first-seal-secret-of-32-char";
+const S1: &str = "the-second-seal-secret-32-chars!";
+
+fn secret(s: &str) -> SealSecret {
+    SealSecret::from_env_value(s).unwrap()
+}
+
+/// Secrets as a pod's environment gives them: current, then retired.
+fn env_secrets(current: &str, retired: &[&str]) -> SealSecrets {
+    SealSecrets::new(secret(current))
+        .with_retired_list(&retired.join("\n"))
+        .unwrap()
+}
+
+fn tools() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| common::build_examples(&["verify_chain"]))
+}
+
+/// Where the pods keep their events.
+enum Log<'a> {
+    Memory(&'a EventStore),
+    Mongo(&'a TestDb),
+}
+
+/// A pod (re)started with this keyset and these secrets.
+async fn pod(log: &Log<'_>, keyset: &str, secrets: SealSecrets, name: &str) -> EventStore {
+    let keyset = Some(Keyset::parse(keyset.as_bytes()).unwrap());
+    let store = match log {
+        Log::Memory(first) => first.share_memory(keyset, secrets).unwrap(),
+        Log::Mongo(t) => {
+            EventStore::mongodb(&t.uri_for_database(), keyset, secrets, LogConfig::default())
+                .await
+                .unwrap()
+        }
+    };
+    store.with_node(name)
+}
+
+fn draft(i: u64, now: i64, short_lived: bool) -> EventDraft {
+    let code = if short_lived {
+        "OCSP-RESPONSE"
+    } else {
+        "LIFECYCLE-ENROLL"
+    };
+    EventDraft::new(
+        code,
+        "ca",
+        format!("pod-{}", i % 3),
+        Status::Success,
+        now - 10_000 + i as i64,
+    )
+    .public("serial", format!("{i:08x}"))
+    .sensitive("subject", format!("CN=user-{i}").into_bytes())
+    .remove_at(if short_lived {
+        now - 1_000
+    } else {
+        now + 86_400_000
+    })
+}
+
+fn assert_clean(report: &VerifyReport, what: &str) {
+    assert!(
+        report.is_ok() && report.total_findings == 0,
+        "{what}: {:?}",
+        report.findings
+    );
+}
+
+/// Every event of the chains as an auditor's export (canonical Extended
+/// JSON lines, as mongoexport writes them).
+async fn export(pods: &[EventStore], chains: &[&str], path: &Path) {
+    let mut out = std::fs::File::create(path).unwrap();
+    match pods[0].database() {
+        Some(db) => {
+            let mut cursor = db
+                .collection::<Document>("events")
+                .find(doc! {})
+                .await
+                .unwrap();
+            while let Some(d) = cursor.try_next().await.unwrap() {
+                writeln!(out, "{}", Bson::Document(d).into_canonical_extjson()).unwrap();
+            }
+        }
+        None => {
+            for chain in chains {
+                for event in pods[0].range(chain, 0, u64::MAX >> 1).await.unwrap() {
+                    let json = Bson::Document(event_to_document(&event)).into_canonical_extjson();
+                    writeln!(out, "{json}").unwrap();
+                }
+            }
+        }
+    }
+}
+
+/// Runs the offline verifier on `path` with both seal secrets; returns its
+/// exit code and output.
+fn verify_offline(path: &Path, keyset: Option<&Path>) -> (i32, String) {
+    let mut command = std::process::Command::new(tools().join("verify_chain"));
+    command
+        .args(["--seal-secret", S1, "--seal-secret", S0])
+        .arg(path);
+    if let Some(keyset) = keyset {
+        command.arg("--keyset").arg(keyset);
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// The whole life of a deployment on `log`; returns the pods at the end
+/// and the keyset they hold.
+async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
+    let now = now_ms();
+    let mut keyset = Keyset::generate(Template::AES256_GCM_SIV);
+    let k1 = keyset.insecure_to_json();
+
+    // Three pods on secret S0 and keyset K1, appending interleaved short-
+    // (OCSP) and long-lived events to two chains.
+    let mut pods = Vec::new();
+    for p in 0..3 {
+        pods.push(pod(&log, &k1, env_secrets(S0, &[]), &format!("pod-{p}")).await);
+    }
+    for i in 0..30u64 {
+        let chain = if i % 2 == 0 { "ocsp" } else { "ca" };
+        pods[(i % 3) as usize]
+            .append(chain, draft(i, now, i % 3 != 0))
+            .await
+            .unwrap();
+    }
+
+    // Seal-secret rotation. 1: every pod restarted with S1 known (retired
+    // list), S0 still current.
+    for p in 0..3 {
+        pods[p] = pod(&log, &k1, env_secrets(S0, &[S1]), &format!("pod-{p}")).await;
+    }
+    // 2: the rollout making S1 current reaches pod 0 first: its next append
+    // to each chain writes the rotation record; pods 1 and 2, still on S0,
+    // follow the chains to S1.
+    pods[0] = pod(&log, &k1, env_secrets(S1, &[S0]), "pod-0").await;
+    for i in 30..42u64 {
+        let chain = if i % 2 == 0 { "ocsp" } else { "ca" };
+        pods[(i % 3) as usize]
+            .append(chain, draft(i, now, i % 3 != 0))
+            .await
+            .unwrap();
+    }
+    for p in 1..3 {
+        pods[p] = pod(&log, &k1, env_secrets(S1, &[S0]), &format!("pod-{p}")).await;
+    }
+    for p in &pods {
+        assert_clean(
+            &p.verify(None).await.unwrap(),
+            "after the seal-secret rotation",
+        );
+    }
+    let mut rotation_records = 0;
+    for chain in ["ocsp", "ca"] {
+        let events = pods[2].range(chain, 0, u64::MAX >> 1).await.unwrap();
+        rotation_records += events
+            .iter()
+            .filter(|e| e.code == stream_store::chain::ROTATION_CODE)
+            .count();
+        assert!(
+            events
+                .iter()
+                .skip_while(|e| e.code != stream_store::chain::ROTATION_CODE)
+                .all(|e| e.secret_id == secret(S1).id()),
+            "after its rotation record, {chain} is sealed by S1 only"
+        );
+    }
+    assert_eq!(rotation_records, 2, "one rotation record per chain");
+
+    // Keyset rotation in steps. 1: K2 = K1 plus a new key, installed on
+    // every pod; 2: the new key promoted on every pod.
+    let k2_key = keyset.add(Template::AES256_GCM_SIV);
+    let k2 = keyset.insecure_to_json();
+    for p in &pods {
+        p.install_keyset(Keyset::parse(k2.as_bytes()).unwrap())
+            .unwrap();
+    }
+    for p in &pods {
+        p.promote_key(k2_key).unwrap();
+    }
+    // 3: one re-wrap job, while another pod shreds an event.
+    let target = 4;
+    let before = pods[1].read("ocsp", target).await.unwrap().unwrap();
+    assert!(matches!(before.details[1].1, ReadValue::Decrypted(_)));
+    let (rewrap, shred) = tokio::join!(
+        pods[0].rewrap_keys(|_| {}),
+        pods[1].shred("ocsp", target, None, "data subject asked for erasure"),
+    );
+    let progress = rewrap.unwrap();
+    let shred = shred.unwrap();
+    assert_eq!(shred.erased, vec!["subject".to_owned()]);
+    assert!(shred.record_seq.is_some());
+    assert!(progress.rewrapped > 0, "{progress:?}");
+    // A second pass does what the shred made the first skip, and never
+    // brings the shredded key back.
+    pods[2].rewrap_keys(|_| {}).await.unwrap();
+    let after = pods[2].read("ocsp", target).await.unwrap().unwrap();
+    assert_eq!(
+        after.details[1].1,
+        ReadValue::Unavailable,
+        "the shred holds"
+    );
+    assert!(matches!(
+        pods[0].shred("ocsp", target, None, "again").await,
+        Err(stream_store::Error::Mongo(
+            stream_store::mongo::Error::NotShreddable { .. }
+        ))
+    ));
+    // With only K2's new key, everything not shredded still opens.
+    keyset.promote(k2_key).unwrap();
+    let k2 = keyset.insecure_to_json();
+    let mut only_new = Keyset::parse(k2.as_bytes()).unwrap();
+    only_new.destroy(first_key(&k1)).unwrap();
+    let only_new_json = only_new.insecure_to_json();
+    let reader = pod(&log, &only_new_json, env_secrets(S1, &[S0]), "reader").await;
+    assert_clean(
+        &reader.verify_deep(None).await.unwrap(),
+        "deep, new key only",
+    );
+
+    // Retention: every expired event goes, interleaved or not.
+    let summary = pods[2].purge_expired(now).await.unwrap();
+    assert!(summary.stubbed > 0, "{summary:?}");
+    for p in &pods {
+        assert_clean(&p.verify(None).await.unwrap(), "after the purge");
+        assert_clean(&p.verify_deep(None).await.unwrap(), "deep, after the purge");
+    }
+    for chain in ["ocsp", "ca"] {
+        let events = pods[0].range(chain, 0, u64::MAX >> 1).await.unwrap();
+        let head = events.last().unwrap().seq;
+        for e in &events {
+            let expired = e.remove_at_ms.is_some_and(|at| at <= now);
+            let system = stream_store::chain::is_system_record(e);
+            assert_eq!(
+                e.is_stub(),
+                expired && !system && e.seq != head,
+                "{chain}#{}: expired {expired}",
+                e.seq
+            );
+        }
+    }
+    let again = pods[0].purge_expired(now).await.unwrap();
+    assert_eq!((again.deleted, again.stubbed), (0, 0), "idempotent");
+    // A purge dated in the future is refused.
+    assert!(matches!(
+        pods[0].purge_expired(now + 3_600_000).await,
+        Err(stream_store::Error::Mongo(
+            stream_store::mongo::Error::PurgeInFuture { .. }
+        ))
+    ));
+
+    // Offline, as the auditor verifies an export: clean, and deep with the
+    // keyset.
+    let dump = dir.join("export.jsonl");
+    export(&pods, &["ocsp", "ca"], &dump).await;
+    let (code, text) = verify_offline(&dump, None);
+    assert_eq!(code, 0, "{text}");
+    let keyset_file = dir.join("keyset.json");
+    std::fs::write(&keyset_file, &k2).unwrap();
+    let (code, text) = verify_offline(&dump, Some(&keyset_file));
+    assert_eq!(code, 0, "deep: {text}");
+    (pods, k2)
+}
+
+/// The id of the only key of a one-key keyset.
+fn first_key(json: &str) -> KeyId {
+    Keyset::parse(json.as_bytes()).unwrap().primary_id()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_pods_in_memory_run_every_procedure() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = EventStore::in_memory(None, env_secrets(S0, &[])).unwrap();
+    lifecycle(Log::Memory(&first), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
+    let Some(t) = test_db("lifecycle").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (pods, _keyset) = lifecycle(Log::Mongo(&t), dir.path()).await;
+    let events = t.db.collection::<Document>("events");
+    let ocsp = pods[0].range("ocsp", 0, u64::MAX >> 1).await.unwrap();
+    let by_seq = |seq: u64| ocsp.iter().find(|e| e.seq == seq).unwrap().clone();
+    let filter = |seq: u64| doc! {"chain": "ocsp", "seq": seq as i64};
+    let kept: Vec<&SealedEvent> = ocsp
+        .iter()
+        .filter(|e| !e.is_stub() && !stream_store::chain::is_system_record(e))
+        .collect();
+    let shredded = 4;
+
+    // 1. Erasure: the wrapped key of a kept event erased, no shred record.
+    let erased = kept
+        .iter()
+        .find(|e| e.seq != shredded && e.seq > 10)
+        .unwrap()
+        .seq;
+    events
+        .update_one(
+            filter(erased),
+            doc! {"$set": {"details.1.secure.dek": Bson::Null}},
+        )
+        .await
+        .unwrap();
+    // 2. Un-shredding: a wrapped key back on the shredded detail, as from
+    // an old backup (without the keyset, any bytes pass for one).
+    let dek = stream_store::mongo::codec::binary(&[7; 60]);
+    events
+        .update_one(
+            filter(shredded),
+            doc! {"$set": {"details.1.secure.dek": dek}},
+        )
+        .await
+        .unwrap();
+    // 3. A forged stub: a kept (unexpired) event stripped, with its true
+    // content digest (anyone can compute it) and the seal of a real stub's
+    // mark.
+    let stub = ocsp.iter().find(|e| e.is_stub()).unwrap();
+    let forged = kept
+        .iter()
+        .find(|e| e.seq != erased && e.seq != shredded && e.seq > 10)
+        .unwrap()
+        .seq;
+    let mut mark = events
+        .find_one(filter(stub.seq))
+        .await
+        .unwrap()
+        .unwrap()
+        .get_document("purged")
+        .unwrap()
+        .clone();
+    mark.insert(
+        "digest",
+        stream_store::mongo::codec::binary(&by_seq(forged).content_digest()),
+    );
+    events
+        .update_one(
+            filter(forged),
+            doc! {"$set": {"purged": mark}, "$unset": {"code": "", "module": "", "node": "", "status": "", "details": "", "terms": ""}},
+        )
+        .await
+        .unwrap();
+    // 4. A re-seal with the retired S0 after S1 took over: an event linked
+    // to the head, sealed by whoever holds the old secret.
+    let head = ocsp.last().unwrap();
+    let old = Chainer::new(
+        SealSecrets::new(secret(S0)),
+        Some(
+            Keyset::generate(Template::AES256_GCM_SIV)
+                .envelope(Algorithm::Aes256GcmSiv)
+                .unwrap(),
+        ),
+    );
+    let mut at = Head::after(head);
+    let resealed = old
+        .seal(
+            &mut at,
+            &EventDraft::new(
+                "LIFECYCLE-REVOKE",
+                "ca",
+                "intruder",
+                Status::Success,
+                now_ms(),
+            ),
+        )
+        .unwrap();
+    events
+        .insert_one(event_to_document(&resealed))
+        .await
+        .unwrap();
+
+    let want = |report: &VerifyReport| {
+        let at = |seq: u64, kind: &dyn Fn(&FindingKind) -> bool| {
+            report.findings.iter().any(|f| {
+                f.chain.as_ref().map(|c| c.as_str()) == Some("ocsp")
+                    && f.seq == Some(seq)
+                    && kind(&f.kind)
+            })
+        };
+        assert!(
+            at(
+                erased,
+                &|k| matches!(k, FindingKind::KeyErased(key) if key == "subject")
+            ),
+            "erasure: {:?}",
+            report.findings
+        );
+        assert!(
+            at(
+                shredded,
+                &|k| matches!(k, FindingKind::Unshredded(key) if key == "subject")
+            ),
+            "un-shredding: {:?}",
+            report.findings
+        );
+        assert!(
+            at(forged, &|k| matches!(k, FindingKind::Stripped(_))),
+            "forged stub: {:?}",
+            report.findings
+        );
+        assert!(
+            at(resealed.seq, &|k| matches!(k, FindingKind::RetiredSecret)),
+            "re-seal: {:?}",
+            report.findings
+        );
+    };
+    want(&pods[1].verify(Some("ocsp")).await.unwrap());
+
+    // Offline: each reported at its position too.
+    let dump = dir.path().join("attacked.jsonl");
+    export(&pods, &["ocsp", "ca"], &dump).await;
+    let (code, text) = verify_offline(&dump, None);
+    assert_eq!(code, 1, "{text}");
+    for (seq, what) in [
+        (erased, "key erased"),
+        (shredded, "unshredded"),
+        (forged, "stripped"),
+        (resealed.seq, "retired secret"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("ocsp#{seq}: {what}"))),
+            "offline: ocsp#{seq} {what}:\n{text}"
+        );
+    }
+    t.drop().await;
+}
