@@ -12,9 +12,15 @@
 //!   `rand::rng()`, its cipher, the payload encrypted under a random nonce
 //!   with the same associated data, the 34-byte data-key proto wrapped by a
 //!   pre-built key-encryption cipher under a random nonce (with a 5-byte
-//!   TINK prefix, in a `Vec` of its own as the envelope makes it), and
-//!   HMAC-SHA256 (a pre-keyed state, cloned) over the canonical bytes of an
-//!   equivalent sealed event, computed once beforehand.
+//!   TINK prefix, in a `Vec` of its own as the envelope makes it), the
+//!   SHA-256 content digest and HMAC-SHA256 (a pre-keyed state, cloned) of
+//!   format 2 over the canonical bytes of an equivalent sealed event,
+//!   computed once beforehand.
+//! - `seal_v1/SIZE` and `seal_v2/SIZE`: only the seal of an already
+//!   encrypted event, in format 1 (HMAC over the content) and format 2
+//!   (SHA-256 of the content, then HMAC over the sealed fields and the
+//!   digest): what the content digest, which makes purge stubs possible,
+//!   costs on the hot path.
 //! - `verify/SIZE`: [`VERIFY_EVENTS`] pre-sealed events pushed through a
 //!   fresh [`Verifier`] and `finish`ed; throughput in sealed bytes (the sum
 //!   of `SealedEvent::sealed_len`).
@@ -127,7 +133,13 @@ struct RawOutput {
 }
 
 /// The primitives of one sealed event, done directly.
-fn raw_primitives(f: &Fixture, plaintext: &[u8], aad: &[u8], canonical: &[u8]) -> RawOutput {
+fn raw_primitives(
+    f: &Fixture,
+    plaintext: &[u8],
+    aad: &[u8],
+    content: &[u8],
+    sealed_fields: &[u8],
+) -> RawOutput {
     let mut dek = [0u8; DEK_PROTO_LEN];
     dek[0] = 0x1a;
     dek[1] = 32;
@@ -142,8 +154,10 @@ fn raw_primitives(f: &Fixture, plaintext: &[u8], aad: &[u8], canonical: &[u8]) -
     wrapped_dek.extend_from_slice(&f.kek_prefix);
     raw_seal(&f.kek, &dek, &[], &mut wrapped_dek);
     dek.zeroize();
+    let digest = <Sha256 as sha2::Digest>::digest(content);
     let mut mac = f.keyed.clone();
-    mac.update(canonical);
+    mac.update(sealed_fields);
+    mac.update(&digest);
     RawOutput {
         wrapped_dek,
         payload,
@@ -178,9 +192,12 @@ fn hot_path(c: &mut Criterion) {
         // raw_primitives: the same work, directly. The canonical bytes are
         // those of an equivalent sealed event (same fields, same sizes).
         let canonical = event.canonical_bytes();
+        let mut content = Vec::new();
+        event.write_content(&mut content);
+        let sealed_fields = &canonical[..canonical.len() - 32];
         let aad = detail_aad(&event.chain, event.seq, SENSITIVE_KEY);
         let plaintext = vec![0x5a; size];
-        let check = raw_primitives(&f, &plaintext, &aad, &canonical);
+        let check = raw_primitives(&f, &plaintext, &aad, &content, sealed_fields);
         // Same sizes out as the chainer's, and the same seal.
         let expected = match event.detail(SENSITIVE_KEY) {
             Some(DetailValue::Sensitive(v)) => Some(v),
@@ -199,9 +216,21 @@ fn hot_path(c: &mut Criterion) {
                     &f,
                     black_box(&plaintext),
                     black_box(&aad),
-                    black_box(&canonical),
+                    black_box(&content),
+                    black_box(sealed_fields),
                 )
             })
+        });
+
+        // The seal alone, in both formats.
+        let secret = f.secrets.current();
+        let mut v1 = event.clone();
+        v1.version = stream_store::chain::LEGACY_FORMAT_VERSION;
+        group.bench_function(BenchmarkId::new("seal_v1", size), |b| {
+            b.iter(|| black_box(&v1).compute_seal(secret))
+        });
+        group.bench_function(BenchmarkId::new("seal_v2", size), |b| {
+            b.iter(|| black_box(&event).compute_seal(secret))
         });
 
         // verify: a fresh verifier per iteration, over a pre-sealed chain.

@@ -20,6 +20,8 @@
 //! (database from the URI, else `stream`; collection `events`). `KEYSET` and
 //! `EVENT_SEAL_SECRET` are taken from the environment when set; otherwise
 //! both are generated and stored under `target/quickstart/`.
+//! `EVENT_SEAL_SECRET_RETIRED` (newline- or comma-separated) gives the
+//! secrets that sealed before, as for the server.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -145,7 +147,12 @@ async fn run(args: Args) -> Result<(), Failure> {
     let keyset = Keyset::parse(keyset_json.as_bytes()).map_err(|e| format!("KEYSET: {e}"))?;
     let secret =
         SealSecret::from_env_value(&seal_secret).map_err(|e| format!("EVENT_SEAL_SECRET: {e}"))?;
-    let secrets = SealSecrets::new(secret);
+    let mut secrets = SealSecrets::new(secret);
+    if let Ok(list) = std::env::var("EVENT_SEAL_SECRET_RETIRED") {
+        secrets = secrets
+            .with_retired_list(&list)
+            .map_err(|e| format!("EVENT_SEAL_SECRET_RETIRED: {e}"))?;
+    }
     let store = match std::env::var("MONGODB_URI") {
         Ok(uri) if !uri.is_empty() => {
             let store =

@@ -3,9 +3,11 @@
 
 mod error;
 mod memory;
+mod policy;
 mod store;
 
 pub use crate::error::{Error, Result};
+pub use crate::policy::{ChainPolicy, KEPT_CLASS};
 pub use crate::store::{EventStore, PurgeSummary, ReadEvent, ReadValue, PURGE_CLOCK_SKEW_MS};
 pub use stream_mongo::{
     LogConfig, PurgeOutcome, RotationProgress, SearchPage, SearchQuery, ShredOutcome,

@@ -463,3 +463,159 @@ async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
     }
     t.drop().await;
 }
+
+/// Refused operations say what and where, and change nothing.
+async fn bad_input(log: Log<'_>) {
+    let now = now_ms();
+    let k1 = Keyset::generate(Template::AES256_GCM_SIV).insecure_to_json();
+    let a = pod(&log, &k1, env_secrets(S0, &[]), "pod-0").await;
+    for i in 0..6u64 {
+        a.append("ocsp", draft(i, now, i % 2 == 0)).await.unwrap();
+    }
+    a.append(
+        "ocsp",
+        EventDraft::new("ADMIN-LOGIN", "admin", "pod-0", Status::Success, now)
+            .public("user", "root"),
+    )
+    .await
+    .unwrap();
+    let shred = a.shred("ocsp", 2, None, "test").await.unwrap();
+    let record = shred.record_seq.unwrap();
+    a.purge_expired(now).await.unwrap();
+    let before = a.range("ocsp", 0, u64::MAX >> 1).await.unwrap();
+    let stub = before.iter().find(|e| e.is_stub()).unwrap().seq;
+    let refused = |r: stream_store::Result<stream_store::ShredOutcome>, seq: u64, why: &str| match r
+    {
+        Err(stream_store::Error::Mongo(stream_store::mongo::Error::NotShreddable {
+            chain,
+            seq: at,
+            reason,
+        })) => {
+            assert_eq!((chain.as_str(), at), ("ocsp", seq));
+            assert!(reason.contains(why), "{reason}");
+        }
+        other => panic!("expected NotShreddable ({why}), got {other:?}"),
+    };
+    refused(a.shred("ocsp", 99, None, "x").await, 99, "no event");
+    refused(
+        a.shred("ocsp", 7, None, "x").await,
+        7,
+        "no sensitive detail",
+    );
+    refused(
+        a.shred("ocsp", 6, Some("nope"), "x").await,
+        6,
+        "no sensitive detail `nope`",
+    );
+    refused(a.shred("ocsp", stub, None, "x").await, stub, "purged");
+    refused(
+        a.shred("ocsp", record, None, "x").await,
+        record,
+        "record of the store",
+    );
+    refused(a.shred("ocsp", 2, None, "x").await, 2, "already erased");
+    assert!(matches!(
+        a.purge_expired(now + 10 * 60_000).await,
+        Err(stream_store::Error::Mongo(
+            stream_store::mongo::Error::PurgeInFuture { .. }
+        ))
+    ));
+    // A pod that does not know the secret the chain moved to is refused,
+    // naming the secret to roll out.
+    let b = pod(&log, &k1, env_secrets(S1, &[S0]), "pod-1").await;
+    b.append("ocsp", draft(10, now, false)).await.unwrap();
+    let c = pod(&log, &k1, env_secrets(S0, &[]), "pod-2").await;
+    let err = c.append("ocsp", draft(11, now, false)).await.unwrap_err();
+    assert!(err.to_string().contains(&secret(S1).id().to_hex()), "{err}");
+    let after = a.range("ocsp", 0, u64::MAX >> 1).await.unwrap();
+    assert_eq!(&after[..before.len()], &before[..], "nothing changed");
+    assert_eq!(
+        after.len(),
+        before.len() + 2,
+        "the rotation record and pod-1's event"
+    );
+    // (The drafts' timestamps are ten seconds old: warnings only.)
+    let report = b.verify(None).await.unwrap();
+    assert!(report.is_ok(), "after the refusals: {:?}", report.findings);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_operations_change_nothing_in_memory() {
+    let first = EventStore::in_memory(None, env_secrets(S0, &[])).unwrap();
+    bad_input(Log::Memory(&first)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_operations_change_nothing_on_mongodb() {
+    let Some(t) = test_db("lifecycle_bad_input").await else {
+        return;
+    };
+    bad_input(Log::Mongo(&t)).await;
+    t.drop().await;
+    let Some(t) = test_db("lifecycle_refusals").await else {
+        return;
+    };
+    // On MongoDB also: a forged stub refuses the purge (nothing changed),
+    // and a re-wrap that cannot re-wrap a record says how many and why.
+    let now = now_ms();
+    let k1 = Keyset::generate(Template::AES256_GCM_SIV);
+    let mut k2 = Keyset::parse(k1.insecure_to_json().as_bytes()).unwrap();
+    let store = pod(
+        &Log::Mongo(&t),
+        &k1.insecure_to_json(),
+        env_secrets(S1, &[S0]),
+        "pod-0",
+    )
+    .await;
+    for i in 0..6u64 {
+        store.append("tsa", draft(i, now, true)).await.unwrap();
+    }
+    let events = t.db.collection::<Document>("events");
+    events
+        .update_one(
+            doc! {"chain": "tsa", "seq": 3i64},
+            doc! {"$set": {"purged": {"digest": stream_store::mongo::codec::binary(&[0; 32]), "at": stream_store::mongo::mongodb::bson::DateTime::from_millis(now), "secretId": secret(S1).id().to_hex(), "seal": stream_store::mongo::codec::binary(&[0; 32])}},
+              "$unset": {"code": "", "module": "", "node": "", "status": "", "details": "", "terms": ""}},
+        )
+        .await
+        .unwrap();
+    let before = events
+        .count_documents(doc! {"chain": "tsa", "purged": {"$exists": false}})
+        .await
+        .unwrap();
+    match store.purge_expired(now).await {
+        Err(stream_store::Error::Mongo(stream_store::mongo::Error::Chain(
+            stream_store::chain::Error::PurgeRefused { chain, seq, .. },
+        ))) => {
+            assert_eq!((chain.as_str(), seq), ("tsa", 3));
+        }
+        other => panic!("expected PurgeRefused at tsa#3, got {other:?}"),
+    }
+    let after = events
+        .count_documents(doc! {"chain": "tsa", "purged": {"$exists": false}})
+        .await
+        .unwrap();
+    assert_eq!(before, after, "nothing purged");
+    events
+        .update_one(
+            doc! {"chain": "tsa", "seq": 5i64},
+            doc! {"$set": {"details.1.secure.dek": stream_store::mongo::codec::binary(&[1; 60])}},
+        )
+        .await
+        .unwrap();
+    let new = k2.add(Template::AES256_GCM_SIV);
+    k2.promote(new).unwrap();
+    store.install_keyset(k2).unwrap();
+    match store.rewrap_keys(|_| {}).await {
+        Err(stream_store::Error::Mongo(stream_store::mongo::Error::RewrapIncomplete {
+            failed,
+            rewrapped,
+            first,
+        })) => {
+            assert_eq!((failed, rewrapped), (1, 4), "{first}");
+            assert!(first.contains("tsa#5"), "{first}");
+        }
+        other => panic!("expected RewrapIncomplete, got {other:?}"),
+    }
+    t.drop().await;
+}

@@ -136,19 +136,22 @@ impl Chainer {
     /// - otherwise the current secret takes over: a rotation record first.
     ///
     /// # Errors
-    /// [`Error::UnknownSecret`] when the chain moved on to a secret this
-    /// process does not know: give it as a retired secret.
+    /// [`Error::SecretNotKnown`] when the chain's head is sealed by a secret
+    /// this process does not know: give it as a retired secret.
     pub fn plan(&self, head: &Head, last_rotation: Option<&RotationRecord>) -> Result<SealPlan> {
         let current = self.secrets.current().id();
         let Some(sealed_by) = head.sealed_by.filter(|id| *id != current) else {
             return Ok(SealPlan::With(current));
         };
+        if self.secrets.get(sealed_by).is_none() {
+            return Err(Error::SecretNotKnown {
+                chain: head.chain.to_string(),
+                secret: sealed_by,
+            });
+        }
         let superseded = last_rotation.map_or(&[][..], |r| r.superseded.as_slice());
         if superseded.contains(&current) {
-            return match self.secrets.get(sealed_by) {
-                Some(_) => Ok(SealPlan::With(sealed_by)),
-                None => Err(Error::UnknownSecret(sealed_by)),
-            };
+            return Ok(SealPlan::With(sealed_by));
         }
         let mut superseded = superseded.to_vec();
         superseded.push(sealed_by);

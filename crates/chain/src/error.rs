@@ -25,6 +25,15 @@ pub enum Error {
     /// A record names a seal secret id that is not among the known secrets.
     #[error("unknown seal secret id {0}; add the retired secret that made it")]
     UnknownSecret(crate::SecretId),
+    /// The chain is sealed by a secret this process does not know (another
+    /// pod made a new secret current).
+    #[error("chain `{chain}` is sealed by seal secret {secret}, which this process does not know: give it in EVENT_SEAL_SECRET_RETIRED (a new secret is rolled out to every pod before any makes it current); nothing was appended")]
+    SecretNotKnown {
+        /// The chain.
+        chain: String,
+        /// The secret's id.
+        secret: crate::SecretId,
+    },
     /// A checkpoint, anchor or report does not carry a valid seal.
     #[error("the {0} is not authentic: its seal does not match (tampered, or sealed with another secret)")]
     NotAuthentic(&'static str),

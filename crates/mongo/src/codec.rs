@@ -588,6 +588,84 @@ mod tests {
         same(&broken);
     }
 
+    /// What a stub costs as stored BSON, against the event it replaces:
+    /// its size does not depend on the content (only on the chain id), and
+    /// it is at most a third of an enrollment event as Stream writes one
+    /// (ten details, four of them sensitive). Printed for the measurements
+    /// in `docs/PERFORMANCE.md` (`cargo test -p stream-mongo --lib stub_size
+    /// -- --nocapture`).
+    #[test]
+    fn stub_size_is_fixed_and_a_third_of_an_enrollment_event() {
+        use stream_chain::{Chainer, EventDraft, Head};
+        use stream_keyset::{Algorithm, Keyset, Template};
+        let secret = SealSecret::new(b"codec test secret of 32 bytes...").unwrap();
+        let keyset = Keyset::generate(Template::AES256_GCM_SIV);
+        let chainer = Chainer::new(
+            stream_chain::SealSecrets::new(secret.clone()),
+            Some(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+        );
+        let mut head = Head::genesis(ChainId::new("events").unwrap());
+        let base = || {
+            EventDraft::new(
+                "LIFECYCLE-ENROLL",
+                "ca",
+                "stream-ca-0",
+                Status::Success,
+                1_700_000_000_000,
+            )
+            .public("serial", "4f2a9c1e07d3b855")
+            .public("profile", "tls-server")
+            .public("issuer", "CN=Stream Issuing CA 1")
+            .remove_at(1_800_000_000_000)
+        };
+        let enrollment = base()
+            .public("requestId", "6f1c2e8a-0b4d-4c61-9a7e-3f5b2d9c8e10")
+            .public("userAgent", "stream-acme-client/2.4 (linux; x86_64)")
+            .public("validity", "2026-12-01T00:00:00Z/2027-12-01T00:00:00Z")
+            .sensitive(
+                "subject",
+                b"CN=api.payments.example.com,OU=Payments,O=Example Corp,L=Berlin,C=DE".to_vec(),
+            )
+            .sensitive(
+                "sans",
+                b"DNS:api.payments.example.com,DNS:payments.example.com,IP:10.20.30.40".to_vec(),
+            )
+            .sensitive("requester", b"svc-payments-deployer@example.com".to_vec())
+            .sensitive("clientIp", b"203.0.113.77".to_vec());
+        let shapes = [
+            (
+                "hot path, 64 B secret",
+                base().sensitive("subject", vec![0x5a; 64]),
+            ),
+            (
+                "hot path, 256 B secret",
+                base().sensitive("subject", vec![0x5a; 256]),
+            ),
+            ("enrollment, 10 details", enrollment),
+            (
+                "hot path, 4096 B secret",
+                base().sensitive("subject", vec![0x5a; 4096]),
+            ),
+        ];
+        let mut stubs = Vec::new();
+        for (name, draft) in shapes {
+            let mut event = chainer.seal(&mut head, &draft).unwrap();
+            let full = bson_len(&event_to_document(&event));
+            event.purge(1_800_000_000_000, &secret).unwrap();
+            let stub = bson_len(&event_to_document(&event));
+            println!(
+                "{name}: event {full} B, stub {stub} B, ratio {:.2}",
+                stub as f64 / full as f64
+            );
+            if name.starts_with("enrollment") {
+                assert!(3 * stub <= full, "stub {stub} B vs event {full} B");
+            }
+            stubs.push(stub);
+        }
+        // Sequence numbers of the same width: the same size.
+        assert!(stubs.windows(2).all(|w| w[0] == w[1]), "{stubs:?}");
+    }
+
     fn bson_len(document: &Document) -> usize {
         RawDocumentBuf::try_from(document).unwrap().as_bytes().len()
     }

@@ -932,7 +932,13 @@ impl EventLog {
             Ok(event) => Err(Error::HeadRejected {
                 chain: chain.to_string(),
                 seq: event.seq,
-                reason: "its seal does not verify under any known seal secret".into(),
+                reason: match self.chainer().secrets().get(event.secret_id) {
+                    Some(_) => "its seal does not verify under any known seal secret".into(),
+                    None => format!(
+                        "it names seal secret {}, which this pod does not know: if another pod seals with a new secret, roll it out here first (EVENT_SEAL_SECRET_RETIRED); if not, the record is forged",
+                        event.secret_id
+                    ),
+                },
             }),
             Err(m) => Err(Error::HeadRejected {
                 chain: chain.to_string(),
