@@ -163,8 +163,8 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
 
     // Seal-secret rotation. 1: every pod restarted with S1 known (retired
     // list), S0 still current.
-    for p in 0..3 {
-        pods[p] = pod(&log, &k1, env_secrets(S0, &[S1]), &format!("pod-{p}")).await;
+    for (p, slot) in pods.iter_mut().enumerate() {
+        *slot = pod(&log, &k1, env_secrets(S0, &[S1]), &format!("pod-{p}")).await;
     }
     // 2: the rollout making S1 current reaches pod 0 first: its next append
     // to each chain writes the rotation record; pods 1 and 2, still on S0,
@@ -177,8 +177,8 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
             .await
             .unwrap();
     }
-    for p in 1..3 {
-        pods[p] = pod(&log, &k1, env_secrets(S1, &[S0]), &format!("pod-{p}")).await;
+    for (p, slot) in pods.iter_mut().enumerate().skip(1) {
+        *slot = pod(&log, &k1, env_secrets(S1, &[S0]), &format!("pod-{p}")).await;
     }
     for p in &pods {
         assert_clean(
