@@ -24,8 +24,13 @@
 //! which is given FILE's permissions, synced and renamed over FILE. On any
 //! error FILE is left as it was.
 //!
-//! Exit status: 0 on success, 1 when decryption fails authentication, 2 on
-//! bad usage or malformed input. Errors go to stderr, prefixed `keyset: `.
+//! Exit status: 0 on success; 1 when decryption is refused: it fails
+//! authentication (wrong key, wrong associated data, a modified
+//! ciphertext), or the ciphertext's prefix names a key the keyset does not
+//! hold (made by a newer keyset: roll it out first) or holds DISABLED or
+//! DESTROYED; the same for an encrypted keyset that `--master-keyset` does
+//! not decrypt; 2 on bad usage or malformed input. Errors go to stderr,
+//! prefixed `keyset: `.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -231,11 +236,13 @@ enum Failure {
 }
 
 impl Failure {
-    /// The exit status: 1 for a failed authentication, 2 for the rest.
+    /// The exit status: 1 when decryption is refused (a failed
+    /// authentication, a key the keyset does not hold or holds not
+    /// ENABLED), 2 for the rest.
     fn exit_code(&self) -> u8 {
         match self {
             Failure::Keyset {
-                error: Error::Decryption,
+                error: Error::Decryption | Error::UnknownKey(_) | Error::KeyNotEnabled { .. },
                 ..
             } => 1,
             _ => 2,
@@ -297,6 +304,9 @@ const ENCRYPTED: &str = "this is an encrypted keyset: pass --master-keyset FILE 
 const BINARY_HINT: &str = "if this is an encrypted keyset, pass --master-keyset FILE";
 /// Hint for a JSON file that is not an encrypted keyset, read as one.
 const CLEARTEXT_HINT: &str = "this looks like a cleartext keyset: drop --master-keyset";
+/// Hint for an encrypted keyset that the master keyset does not decrypt.
+const MASTER_HINT: &str = "the master keyset does not decrypt this keyset: give the one \
+     that encrypted it (and its --master-aad-hex)";
 
 /// A keyset read from a file, with what it takes to write it back the same
 /// way.
@@ -364,10 +374,19 @@ fn load(source: &Source) -> Result<Loaded, Failure> {
                 let cleartext = matches!(error, Error::Json(_))
                     && contains(&bytes, b"\"primaryKeyId\"")
                     && !contains(&bytes, b"\"encryptedKeyset\"");
+                let refused = matches!(
+                    error,
+                    Error::Decryption | Error::UnknownKey(_) | Error::KeyNotEnabled { .. }
+                );
+                let hint = if cleartext {
+                    Some(CLEARTEXT_HINT)
+                } else {
+                    refused.then_some(MASTER_HINT)
+                };
                 Failure::Keyset {
                     context: Some(source.keyset.display().to_string()),
                     error,
-                    hint: cleartext.then_some(CLEARTEXT_HINT),
+                    hint,
                 }
             })?;
             (keyset, Some((master, aad)))

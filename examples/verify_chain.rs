@@ -1,11 +1,13 @@
 //! Offline chain verifier: checks the sealed audit events of a MongoDB
 //! export with the seal secret(s) only — no keyset, no database — and names
-//! the first broken position of every chain.
+//! the first broken position of every chain. Given the keyset, it also
+//! checks that every sensitive detail still decrypts (deep verification).
 //!
 //! ```sh
 //! cargo run --release --example verify_chain -- \
 //!     [--seal-secret S | --seal-secret-file F]... [--checkpoint FILE]... \
-//!     [--save-checkpoint FILE] [--window N] [--json] INPUT...
+//!     [--save-checkpoint FILE] [--window N] [--json] \
+//!     [--keyset FILE [--master-keyset FILE [--master-aad-hex HEX]]] INPUT...
 //! ```
 //!
 //! **Inputs.** Each INPUT is a file, or `-` for standard input; all inputs
@@ -24,6 +26,17 @@
 //! documents of the usual shape straight into events, any other through
 //! `bson`'s Extended JSON conversion, which decides what they are (env
 //! `VERIFY_CHAIN_GENERIC_JSON` set: all of them, for differential tests).
+//! Stubs (events purged by retention: a `purged` mark, no content) and
+//! retention anchors are read by the BSON reader and, in JSON, by the
+//! generic conversion.
+//!
+//! **Shred records.** When every INPUT is a regular file, the inputs are
+//! read twice: a first pass learns the shred records (code
+//! `STREAM-SHRED`), so that a data key shredded and later restored from a
+//! backup is found (`unshredded`) although its event comes before the
+//! record. A stream (`-`, a pipe) is read once: standard error then notes
+//! that restored keys cannot be detected (a shredded key whose record is
+//! missing is still found: `key_erased`).
 //!
 //! **Seal secrets.** `--seal-secret S` and `--seal-secret-file F` (the
 //! file's content, trailing newline removed) may be repeated, in any mix:
@@ -32,6 +45,17 @@
 //! rotation). Without either flag, env `EVENT_SEAL_SECRET` is read. Prefer
 //! the file or the variable: a command line is visible to other users of
 //! the machine.
+//!
+//! **Deep verification.** `--keyset FILE` (a cleartext Tink keyset, JSON as
+//! env `KEYSET` holds it, or binary) unwraps every wrapped data key and
+//! opens its payload: a detail that does not decrypt (a wrapped key
+//! corrupted, swapped with another event's, or of a key the keyset does
+//! not hold) is an `undecryptable` finding at its event. With
+//! `--master-keyset FILE` (a cleartext keyset), `--keyset` is a Tink
+//! encrypted keyset that the master decrypts, with the associated data of
+//! `--master-aad-hex HEX` (default none: what `keyset --master-keyset`
+//! uses unless told otherwise). Keys are never printed. It costs one
+//! decryption per sensitive detail.
 //!
 //! **Output.** Every finding, earliest first (`chain#seq: what`), then one
 //! line per chain (events, first..last sequence number, status), then the
@@ -51,15 +75,20 @@
 //!
 //! **Exit status.** 0: every chain verified (warnings allowed); 1: integrity
 //! findings (a modified, deleted, inserted, duplicated or reordered event, a
-//! record that is not a valid event, an unknown secret, a truncated tail);
-//! 2: usage error, missing or too short secret, unreadable or invalid
-//! checkpoint, or an input that is not a mongodump or mongoexport file at
-//! all (standard error names the file and what is wrong).
+//! record that is not a valid event, an unknown secret, a truncated tail, a
+//! stub that no valid purge explains, a retired or unannounced seal secret,
+//! a bad rotation record, an erased or restored data key, and with
+//! `--keyset` a detail that does not decrypt); 2: usage error, missing or
+//! too short secret, unreadable or invalid checkpoint, unreadable or invalid
+//! keyset or master keyset (or a master that does not decrypt the keyset),
+//! or an input that is not a mongodump or mongoexport file at all (standard
+//! error names the file and what is wrong).
 
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal as _, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bson::{Bson, RawDocument};
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser};
@@ -67,9 +96,10 @@ use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use stream_store::chain::{
-    ChainId, Checkpoint, SealSecret, SealSecrets, SealedEvent, Verifier, VerifyReport,
-    DEFAULT_WINDOW, MIN_SECRET_LEN,
+    ChainId, Chainer, Checkpoint, SealSecret, SealSecrets, SealedEvent, Verifier, VerifyReport,
+    DEFAULT_WINDOW, MIN_SECRET_LEN, SHRED_CODE,
 };
+use stream_store::keyset::{Algorithm, Error as KeysetError, Keyset};
 use stream_store::mongo::codec::{self, Malformed};
 use zeroize::Zeroizing;
 
@@ -95,6 +125,8 @@ const PROGRESS_THRESHOLD: u64 = 10 * 1024 * 1024;
 const SECRET_FILE_LIMIT: u64 = 64 * 1024;
 /// The largest checkpoint file read.
 const CHECKPOINT_FILE_LIMIT: u64 = 64 * 1024 * 1024;
+/// The largest keyset (or master keyset) file read.
+const KEYSET_FILE_LIMIT: u64 = 4 * 1024 * 1024;
 /// At most this much leading whitespace is read to find the format.
 const PREFIX_LIMIT: usize = 1024 * 1024;
 
@@ -126,10 +158,33 @@ struct Args {
     /// may be.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WINDOW)]
     window: usize,
+    /// Deep verification: every sensitive detail must decrypt with this
+    /// cleartext Tink keyset (JSON, as env KEYSET holds it, or binary).
+    #[arg(long, value_name = "FILE")]
+    keyset: Option<PathBuf>,
+    /// A cleartext Tink keyset whose AEAD decrypts the --keyset file, then
+    /// a Tink encrypted keyset.
+    #[arg(long, value_name = "FILE", requires = "keyset")]
+    master_keyset: Option<PathBuf>,
+    /// The associated data the --keyset file was encrypted with, in hex
+    /// (default: none).
+    #[arg(long, value_name = "HEX", requires = "master_keyset", value_parser = parse_hex)]
+    master_aad_hex: Option<Hex>,
     /// mongodump .bson or mongoexport JSON files, optionally gzipped; `-` for
     /// standard input.
     #[arg(value_name = "INPUT", required = true)]
     inputs: Vec<PathBuf>,
+}
+
+/// Bytes given in hex on the command line.
+#[derive(Clone, Debug)]
+struct Hex(Vec<u8>);
+
+/// Parses a `--*-hex` value.
+fn parse_hex(text: &str) -> Result<Hex, String> {
+    hex::decode(text)
+        .map(Hex)
+        .map_err(|e| format!("not hex ({e}); expected an even number of hex digits"))
 }
 
 fn main() -> ExitCode {
@@ -153,11 +208,40 @@ fn main() -> ExitCode {
 /// Verifies; `Ok(true)` when every chain verified, `Err` for exit status 2.
 fn run(args: &Args, matches: &ArgMatches) -> Result<bool, String> {
     let secrets = load_secrets(args, matches)?;
+    let keys = load_keys(args, &secrets)?;
     let mut verifier = Verifier::new(secrets.clone()).with_window(args.window);
+    match wall_clock_ms() {
+        Some(now) => verifier = verifier.with_now_ms(now),
+        None => {
+            note("the system clock is before 1970: purge marks dated in the future are not found")
+        }
+    }
+    if let Some(chainer) = keys {
+        verifier = verifier.with_keyset(chainer);
+    }
     for path in &args.checkpoint {
         trust_checkpoints(path, &mut verifier)?;
     }
     let progress = io::stderr().is_terminal();
+    match rereadable(&args.inputs) {
+        Reread::Files => {
+            for input in args.inputs.iter().filter(|i| !is_dump_metadata(i)) {
+                let name = input_name(input);
+                let mut feed = Feed {
+                    verifier: &mut verifier,
+                    name: &name,
+                    pass: Pass::Shreds,
+                };
+                verify_input(input, &mut feed, progress).map_err(|e| format!("{name}: {e}"))?;
+            }
+        }
+        Reread::Stream(name) => note(&format!(
+            "{name} is read once, as a stream: a shredded data key restored from a backup \
+             cannot be detected (give files to detect it)"
+        )),
+        // The verification names the input that cannot be read.
+        Reread::Unreadable => {}
+    }
     for input in &args.inputs {
         let name = input_name(input);
         if is_dump_metadata(input) {
@@ -169,6 +253,7 @@ fn run(args: &Args, matches: &ArgMatches) -> Result<bool, String> {
         let mut feed = Feed {
             verifier: &mut verifier,
             name: &name,
+            pass: Pass::Verify,
         };
         verify_input(input, &mut feed, progress).map_err(|e| format!("{name}: {e}"))?;
     }
@@ -226,6 +311,44 @@ fn is_dump_metadata(input: &Path) -> bool {
 /// Whether the input is standard input (`-`).
 fn is_stdin(input: &Path) -> bool {
     input.as_os_str() == "-"
+}
+
+/// Whether the inputs can be read twice (a first pass for the shred
+/// records).
+enum Reread {
+    /// Every input is a regular file.
+    Files,
+    /// This input is a stream (standard input, a pipe, a device): read once.
+    Stream(String),
+    /// An input cannot be examined (missing, a directory): the verification
+    /// pass reports it.
+    Unreadable,
+}
+
+/// Whether every input (mongodump metadata aside) is a regular file.
+fn rereadable(inputs: &[PathBuf]) -> Reread {
+    let mut unreadable = false;
+    for input in inputs.iter().filter(|i| !is_dump_metadata(i)) {
+        if is_stdin(input) {
+            return Reread::Stream(input_name(input));
+        }
+        match std::fs::metadata(input) {
+            Ok(metadata) if metadata.is_file() => {}
+            Ok(metadata) if !metadata.is_dir() => return Reread::Stream(input_name(input)),
+            _ => unreadable = true,
+        }
+    }
+    if unreadable {
+        Reread::Unreadable
+    } else {
+        Reread::Files
+    }
+}
+
+/// The wall clock in milliseconds since the Unix epoch (`None` before it).
+fn wall_clock_ms() -> Option<i64> {
+    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(elapsed.as_millis()).ok()
 }
 
 // ---------------------------------------------------------------- secrets
@@ -308,6 +431,109 @@ fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(bytes)
+}
+
+// ----------------------------------------------------------------- keyset
+
+/// An encrypted keyset given without its master.
+const ENCRYPTED_HINT: &str = "this is an encrypted keyset: pass --master-keyset FILE (and \
+     --master-aad-hex HEX if it was encrypted with associated data)";
+/// A cleartext keyset given with a master.
+const CLEARTEXT_HINT: &str = "this looks like a cleartext keyset: drop --master-keyset";
+
+/// The chainer of deep verification: the keyset of `--keyset` (decrypted
+/// by the one of `--master-keyset`, if given), or `None` without
+/// `--keyset`. The files are read into buffers zeroized when dropped; the
+/// keyset crate's messages never hold key material.
+fn load_keys(args: &Args, secrets: &SealSecrets) -> Result<Option<Chainer>, String> {
+    let Some(path) = &args.keyset else {
+        return Ok(None);
+    };
+    let at = |e: &dyn std::fmt::Display| format!("--keyset {}: {e}", path.display());
+    let bytes = Zeroizing::new(
+        read_limited(path, KEYSET_FILE_LIMIT).map_err(|e| at(&format!("cannot read: {e}")))?,
+    );
+    let keyset = match &args.master_keyset {
+        None => Keyset::parse(&bytes).map_err(|e| {
+            if contains(&bytes, b"\"encryptedKeyset\"") {
+                at(&ENCRYPTED_HINT)
+            } else {
+                at(&e)
+            }
+        })?,
+        Some(master_path) => {
+            let master_at = |e: &dyn std::fmt::Display| {
+                format!("--master-keyset {}: {e}", master_path.display())
+            };
+            let master_bytes = Zeroizing::new(
+                read_limited(master_path, KEYSET_FILE_LIMIT)
+                    .map_err(|e| master_at(&format!("cannot read: {e}")))?,
+            );
+            let master = Keyset::parse(&master_bytes)
+                .and_then(|master| master.aead())
+                .map_err(|e| {
+                    if contains(&master_bytes, b"\"encryptedKeyset\"") {
+                        master_at(
+                            &"this is an encrypted keyset; a master keyset is a cleartext one",
+                        )
+                    } else {
+                        master_at(&e)
+                    }
+                })?;
+            let aad = args
+                .master_aad_hex
+                .as_ref()
+                .map_or(&[][..], |h| h.0.as_slice());
+            Keyset::parse_encrypted(&bytes, &master, aad).map_err(|e| {
+                at(&match e {
+                    KeysetError::Json(_)
+                        if contains(&bytes, b"\"primaryKeyId\"")
+                            && !contains(&bytes, b"\"encryptedKeyset\"") =>
+                    {
+                        format!("{e}; {CLEARTEXT_HINT}")
+                    }
+                    KeysetError::UnknownKey(_)
+                    | KeysetError::KeyNotEnabled { .. }
+                    | KeysetError::Decryption => {
+                        let why = match e {
+                            KeysetError::UnknownKey(id) => format!(
+                                "it was encrypted by key {id}, which the master keyset does \
+                                 not hold"
+                            ),
+                            KeysetError::KeyNotEnabled { key_id, status } => format!(
+                                "it was encrypted by key {key_id} of the master keyset, which \
+                                 is {status}"
+                            ),
+                            _ => "authentication failed: another master keyset, other \
+                                  associated data, or a modified file"
+                                .to_owned(),
+                        };
+                        let aad = if args.master_aad_hex.is_some() {
+                            " and the associated data it was encrypted with"
+                        } else {
+                            " (and --master-aad-hex HEX if it was encrypted with associated \
+                             data)"
+                        };
+                        format!(
+                            "the master keyset {} does not decrypt it: {why}; give the \
+                             master keyset that encrypted it{aad}",
+                            master_path.display()
+                        )
+                    }
+                    e => e.to_string(),
+                })
+            })?
+        }
+    };
+    let envelope = keyset
+        .envelope(Algorithm::Aes256GcmSiv)
+        .map_err(|e| at(&e))?;
+    Ok(Some(Chainer::new(secrets.clone(), Some(envelope))))
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 // ------------------------------------------------------------ checkpoints
@@ -398,26 +624,51 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 // ----------------------------------------------------------------- inputs
 
+/// What a pass over the inputs does with their records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// The first pass: learns the shred records, ignores everything else.
+    Shreds,
+    /// The verification: every record.
+    Verify,
+}
+
 /// Hands the records of one input to the verifier.
 struct Feed<'a> {
     /// The verifier of all inputs.
     verifier: &'a mut Verifier,
     /// The input's name, for findings about malformed records.
     name: &'a str,
+    /// What this pass does.
+    pass: Pass,
 }
 
 impl Feed<'_> {
+    /// One event read.
+    fn push(&mut self, event: &SealedEvent) {
+        match self.pass {
+            Pass::Verify => self.verifier.push(event),
+            // The verifier checks the record's seal and shape.
+            Pass::Shreds if event.code == SHRED_CODE => self.verifier.learn_shred(event),
+            Pass::Shreds => {}
+        }
+    }
+
     /// One record read as an event, or found not to be one.
     fn event(&mut self, read: Result<SealedEvent, Malformed>, offset: u64) {
         match read {
-            Ok(event) => self.verifier.push(&event),
+            Ok(event) => self.push(&event),
             Err(malformed) => self.malformed(malformed, offset),
         }
     }
 
     /// A record that is not a valid event: an integrity finding at its
-    /// chain and sequence number when it names them.
+    /// chain and sequence number when it names them (in the verification
+    /// pass).
     fn malformed(&mut self, malformed: Malformed, offset: u64) {
+        if self.pass == Pass::Shreds {
+            return;
+        }
         let Malformed { chain, seq, reason } = malformed;
         let why = format!("{reason} ({}, document at byte {offset})", self.name);
         self.verifier.push_malformed(chain, seq, why);
@@ -426,6 +677,12 @@ impl Feed<'_> {
     /// A JSON document that the fast reader refused: read again through
     /// the generic Extended JSON conversion, for the event or the reason.
     fn json_value(&mut self, value: Value, offset: u64) {
+        // Of a repeated key, the last counts here as in the conversion.
+        if self.pass == Pass::Shreds
+            && value.get("code").and_then(Value::as_str) != Some(SHRED_CODE)
+        {
+            return;
+        }
         let chain = value
             .get("chain")
             .and_then(Value::as_str)
@@ -542,7 +799,11 @@ fn verify_input(input: &Path, feed: &mut Feed<'_>, terminal: bool) -> Result<(),
         let size = metadata.is_file().then_some(metadata.len());
         (Box::new(file), size)
     };
-    let (bar, reveal_at) = progress_bar(size, feed.name, terminal);
+    let label = match feed.pass {
+        Pass::Shreds => format!("{} (shred records)", feed.name),
+        Pass::Verify => feed.name.to_owned(),
+    };
+    let (bar, reveal_at) = progress_bar(size, &label, terminal);
     let counted = Counting {
         inner: reader,
         bar: bar.clone(),
@@ -808,7 +1069,7 @@ impl<R: Read> JsonInput<R> {
                         break;
                     };
                     self.pos += stream.byte_offset();
-                    feed.verifier.push(&event);
+                    feed.push(&event);
                     return Ok(());
                 }
                 Some(Err(e)) if e.is_eof() && !self.eof => {

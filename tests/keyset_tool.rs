@@ -5,66 +5,33 @@
 //! Cargo gives integration tests the path of a `[[bin]]` target
 //! (`CARGO_BIN_EXE_*`) but not of an example, so the binary is looked up at
 //! `target/<profile>/examples/keyset`, next to the `deps/` directory this
-//! test runs from. A plain `cargo test` builds the examples (those without
-//! `test = false`) before it runs the integration tests; a run restricted to
-//! this file (`cargo test --test keyset_tool`) does not, so build it first:
-//!
-//! ```text
-//! cargo build --example keyset && cargo test --test keyset_tool
-//! ```
-//!
-//! A missing binary, or one older than the sources of the tool, fails the
-//! tests with that advice rather than testing stale code.
+//! test runs from. A plain `cargo test` builds the examples before it runs
+//! the integration tests; a run restricted to this file (`cargo test --test
+//! keyset_tool`) does not: so the tests run `cargo build --example keyset`
+//! once, in the same profile, before the first run (a no-op when it is up
+//! to date; see `common::build_examples`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::SystemTime;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use stream_keyset::{Keyset, Template};
 use tempfile::TempDir;
 
-/// The compiled keyset tool; fails if it is missing or stale.
+/// The compiled keyset tool, built once (up to date) for the tests.
 fn tool() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    // target/<profile>/deps/keyset_tool-<hash> -> target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("keyset{}", std::env::consts::EXE_SUFFIX));
-    let built = fs::metadata(&bin)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "{} not found: run `cargo build --example keyset` (a plain `cargo test` builds it)",
-                bin.display()
-            )
-        });
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![root.join("examples/keyset.rs")];
-    for entry in fs::read_dir(root.join("crates/keyset/src")).unwrap() {
-        sources.push(entry.unwrap().path());
-    }
-    for source in sources {
-        let changed = fs::metadata(&source)
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        assert!(
-            changed <= built,
-            "{} is older than {}: run `cargo build --example keyset` again",
-            bin.display(),
-            source.display()
-        );
-    }
-    bin
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| common::build_examples(&["keyset"]))
+        .join(format!("keyset{}", std::env::consts::EXE_SUFFIX))
 }
+
+#[path = "common/mod.rs"]
+mod common;
 
 /// A scratch directory for one test, and the tool run in it.
 struct Scratch {
@@ -336,9 +303,13 @@ fn a_disabled_key_no_longer_decrypts_until_enabled() {
     s.run(&["disable", "--keyset", &ks, "--key-id", &old_key], b"")
         .ok();
     assert_eq!(row(&s.list(&["--keyset", &ks]), &old_key)[1], "DISABLED");
+    // The ciphertext's prefix names the key: the message says what to do.
+    let disabled = format!("key {old_key} of this keyset is DISABLED: enable it to decrypt");
     let message = s.decrypt(&ks, &[], &ciphertext).fails(1);
-    assert!(message.contains("decryption failed"), "{message}");
-    s.decrypt(&ks, &["--envelope"], &envelope).fails(1);
+    assert!(message.contains(&disabled), "{message}");
+    // ... also of an envelope, whose wrapped data key carries the prefix.
+    let message = s.decrypt(&ks, &["--envelope"], &envelope).fails(1);
+    assert!(message.contains(&disabled), "{message}");
 
     s.run(&["enable", "--keyset", &ks, "--key-id", &old_key], b"")
         .ok();
@@ -350,7 +321,15 @@ fn a_disabled_key_no_longer_decrypts_until_enabled() {
         row(&s.list(&["--keyset", &ks]), &old_key)[1..3],
         ["DESTROYED", "-"]
     );
-    s.decrypt(&ks, &[], &ciphertext).fails(1);
+    let message = s.decrypt(&ks, &[], &ciphertext).fails(1);
+    assert!(
+        message.contains(&format!(
+            "key {old_key} of this keyset is DESTROYED: its material was erased"
+        )),
+        "{message}"
+    );
+    let message = s.decrypt(&ks, &["--envelope"], &envelope).fails(1);
+    assert!(message.contains("DESTROYED"), "{message}");
     // A destroyed key cannot come back.
     let before = fs::read(&ks).unwrap();
     s.run(&["enable", "--keyset", &ks, "--key-id", &old_key], b"")
@@ -533,26 +512,75 @@ fn an_encrypted_keyset_is_read_and_written_back_encrypted() {
         .fails(2);
     assert!(message.contains("drop --master-keyset"), "{message}");
     s.run(&["add", "--keyset", &ks], b"").fails(2);
-    s.run(
-        &[
-            "add",
-            "--keyset",
-            &ks,
-            "--master-keyset",
-            &master_path,
-            "--master-aad-hex",
-            "00",
-        ],
-        b"",
-    )
-    .fails(1);
+    let message = s
+        .run(
+            &[
+                "add",
+                "--keyset",
+                &ks,
+                "--master-keyset",
+                &master_path,
+                "--master-aad-hex",
+                "00",
+            ],
+            b"",
+        )
+        .fails(1);
+    assert!(message.contains("decryption failed"), "{message}");
+    assert!(
+        message.contains("the master keyset does not decrypt this keyset"),
+        "{message}"
+    );
+    // Another master: the prefix of the encrypted keyset names a key it
+    // does not hold.
     let other_master = s.generate("other-master.json", &[]);
-    s.run(
-        &["list", "--keyset", &ks, "--master-keyset", &other_master],
-        b"",
-    )
-    .fails(1);
+    let message = s
+        .run(
+            &["list", "--keyset", &ks, "--master-keyset", &other_master],
+            b"",
+        )
+        .fails(1);
+    assert!(
+        message.contains(&format!(
+            "key {} is not in this keyset",
+            master.primary_id()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("the master keyset does not decrypt this keyset"),
+        "{message}"
+    );
     assert_eq!(fs::read_to_string(&ks).unwrap(), on_disk);
+}
+
+#[test]
+fn a_ciphertext_of_a_key_not_rolled_out_exits_1_and_names_the_key() {
+    let s = Scratch::new();
+    let old = s.generate("old.json", &[]);
+    let new = s.path("new.json");
+    fs::copy(&old, &new).unwrap();
+    let added = s.run(&["add", "--keyset", &new], b"").ok_text();
+    let added = added.trim();
+    s.run(&["promote", "--keyset", &new, "--key-id", added], b"")
+        .ok();
+    let not_rolled_out =
+        format!("key {added} is not in this keyset: roll out the new keyset first");
+    for flag in [&[][..], &["--envelope"][..]] {
+        let ciphertext = s.encrypt(&new, flag, b"made by the new keyset");
+        let message = s.decrypt(&old, flag, &ciphertext).fails(1);
+        assert!(message.contains(&not_rolled_out), "{flag:?}: {message}");
+        assert_eq!(
+            s.decrypt(&new, flag, &ciphertext).ok(),
+            b"made by the new keyset"
+        );
+    }
+    // A RAW key in the keyset: a prefix may be a RAW ciphertext's nonce,
+    // so the refusal stays opaque (still exit 1).
+    let raw = s.generate("raw.json", &["--prefix", "raw"]);
+    let ciphertext = s.encrypt(&new, &[], b"x");
+    let message = s.decrypt(&raw, &[], &ciphertext).fails(1);
+    assert!(message.contains("decryption failed"), "{message}");
 }
 
 /// The secrets of a cleartext JSON keyset, in the forms a leak could take:

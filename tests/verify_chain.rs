@@ -26,7 +26,8 @@ use bson::{Bson, Document};
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::Value;
 use stream_store::chain::{
-    ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, SealedEvent, Status,
+    ChainId, Chainer, DetailValue, EventDraft, Head, PurgeMark, RotationRecord, Seal, SealSecret,
+    SealSecrets, SealedEvent, SecretId, ShredRecord, Status,
 };
 use stream_store::keyset::{Algorithm, Keyset, Template};
 use stream_store::mongo::codec::event_to_document;
@@ -214,6 +215,26 @@ fn chain_of(chain: &str, n: u64, secret: &str) -> Vec<SealedEvent> {
     (1..=n)
         .map(|i| chainer.seal(&mut head, &draft(i)).unwrap())
         .collect()
+}
+
+/// Seals `drafts` at `head` as a store does: the chainer plans, given the
+/// chain's last rotation record in `so_far` (the events before `head`),
+/// which secret seals them, with a rotation record first when its current
+/// secret takes over the chain.
+fn seal_as_a_store(
+    chainer: &Chainer,
+    head: &mut Head,
+    so_far: &[SealedEvent],
+    drafts: impl IntoIterator<Item = EventDraft>,
+) -> Vec<SealedEvent> {
+    let last_rotation = so_far
+        .iter()
+        .rev()
+        .find_map(|e| RotationRecord::parse(e).and_then(Result::ok));
+    let drafts: Vec<EventDraft> = drafts.into_iter().collect();
+    let plan = chainer.plan(head, last_rotation.as_ref()).unwrap();
+    let sealed = chainer.seal_planned(head, &drafts, &plan).unwrap();
+    sealed.rotation.into_iter().chain(sealed.events).collect()
 }
 
 /// The export formats.
@@ -474,13 +495,13 @@ fn a_record_that_is_not_an_event_is_a_finding_at_its_place() {
     let dir = scratch();
     let mut docs = documents(&chain_of("ca", 12, SECRET));
     docs[6].remove("code");
-    docs[8].insert("v", 2);
+    docs[8].insert("v", 3);
     for format in [Export::Bson, Export::Canonical] {
         let path = write(&dir, format.file_name(), &format.bytes(&docs));
         let run = verify(with_secret(&[&path])).run();
         run.expect_code(1)
             .stdout_has("ca#7: malformed record: field `code`: missing")
-            .stdout_has("ca#9: malformed record: unknown format version 2");
+            .stdout_has("ca#9: malformed record: unknown format version 3");
         // Not also reported as missing.
         assert!(!run.stdout.contains("gap"), "{run:#?}");
     }
@@ -675,12 +696,15 @@ fn rotated_secrets_verify_together() {
     let mut rotating = secrets(OTHER_SECRET);
     let old = chainer(rotating.clone());
     let mut head = Head::genesis(ChainId::new("ca").unwrap());
-    let mut events: Vec<SealedEvent> = (1..=6)
-        .map(|i| old.seal(&mut head, &draft(i)).unwrap())
-        .collect();
+    let mut events = seal_as_a_store(&old, &mut head, &[], (1..=6).map(draft));
+    // A pod restarted with the new secret current, the old one retired:
+    // it writes a rotation record (7) before its events.
     rotating.rotate(SealSecret::from_env_value(SECRET).unwrap());
     let new = chainer(rotating);
-    events.extend((7..=12).map(|i| new.seal(&mut head, &draft(i)).unwrap()));
+    let more = seal_as_a_store(&new, &mut head, &events, (7..=12).map(draft));
+    events.extend(more);
+    assert_eq!(events.len(), 13);
+    assert!(RotationRecord::parse(&events[6]).is_some_and(|r| r.is_ok()));
     let path = export(&dir, Export::Bson, &events);
 
     // Current first, retired after; a file and a flag mixed.
@@ -698,7 +722,7 @@ fn rotated_secrets_verify_together() {
     ])
     .run()
     .expect_code(0)
-    .stdout_has("chain ca: 12 events, seq 1..12: OK");
+    .stdout_has("chain ca: 13 events, seq 1..13: OK");
     // Only the current one: the older events cannot be checked.
     let run = verify(with_secret(&[&path])).run();
     run.expect_code(1);
@@ -1128,6 +1152,36 @@ fn the_fast_json_reader_agrees_with_the_generic_conversion() {
         ("anchor empty", |d| {
             d.insert("anchor".into(), json!({}));
         }),
+        ("purged null", |d| {
+            d.insert("purged".into(), Value::Null);
+        }),
+        ("purged empty", |d| {
+            d.insert("purged".into(), json!({}));
+        }),
+        ("purged and anchor null", |d| {
+            d.insert("purged".into(), Value::Null);
+            d.insert("anchor".into(), Value::Null);
+        }),
+        ("stub without mark seal", |d| {
+            for content in ["code", "module", "node", "status", "details", "terms"] {
+                d.remove(content);
+            }
+            let seal = d["seal"].clone();
+            d.insert(
+                "purged".into(),
+                json!({"digest": seal, "at": {"$date": {"$numberLong": "1"}}, "secretId": "0011223344556677"}),
+            );
+        }),
+        ("stub", |d| {
+            for content in ["code", "module", "node", "status", "details", "terms"] {
+                d.remove(content);
+            }
+            let seal = d["seal"].clone();
+            d.insert(
+                "purged".into(),
+                json!({"digest": seal, "at": {"$date": {"$numberLong": "1"}}, "secretId": "0011223344556677", "seal": seal}),
+            );
+        }),
         ("code number", |d| {
             d.insert("code".into(), json!(5));
         }),
@@ -1328,6 +1382,712 @@ fn the_quickstart_export_verifies() {
         .env("EVENT_SEAL_SECRET", OTHER_SECRET)
         .run()
         .expect_code(1);
+}
+
+// ------------- format 2: stubs, shred and rotation records, deep checks
+
+/// When the events of [`expiring`] may be purged: after all of them, long
+/// before the tests run.
+const EXPIRED_AT: i64 = 1_700_000_000_000 + 100_000_000;
+
+/// The draft of event `i`, whose retention date has passed.
+fn expiring(i: u64) -> EventDraft {
+    draft(i).remove_at(EXPIRED_AT)
+}
+
+/// A chain sealed by `chainer` from genesis; with its head, to go on.
+fn sealed_chain(
+    chainer: &Chainer,
+    chain: &str,
+    drafts: impl IntoIterator<Item = EventDraft>,
+) -> (Head, Vec<SealedEvent>) {
+    let mut head = Head::genesis(ChainId::new(chain).unwrap());
+    let events = drafts
+        .into_iter()
+        .map(|d| chainer.seal(&mut head, &d).unwrap())
+        .collect();
+    (head, events)
+}
+
+/// The shred record of detail `subject` of event `target`, sealed at `head`.
+fn shred_record(chainer: &Chainer, head: &mut Head, target: u64) -> SealedEvent {
+    let record = ShredRecord {
+        target,
+        keys: vec!["subject".to_owned()],
+        reason: "erasure request".to_owned(),
+    };
+    chainer
+        .seal(head, &record.draft("pod-0", 1_700_000_200_000))
+        .unwrap()
+}
+
+/// The wrapped data key of detail `key` of `event`.
+fn dek_mut<'a>(event: &'a mut SealedEvent, key: &str) -> &'a mut Option<Vec<u8>> {
+    event
+        .details
+        .iter_mut()
+        .find_map(|d| match &mut d.value {
+            DetailValue::Sensitive(v) if d.key == key => Some(&mut v.wrapped_dek),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no sensitive detail `{key}`"))
+}
+
+/// `--json --seal-secret SECRET` and `args`.
+fn json_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<std::ffi::OsString> {
+    let mut all: Vec<std::ffi::OsString> = vec!["--json".into()];
+    all.extend(with_secret(&[]));
+    all.extend(args.iter().map(|a| a.as_ref().to_owned()));
+    all
+}
+
+impl Run {
+    /// The findings of a `--json` run: `(chain#seq, kind)`.
+    fn json_findings(&self) -> Vec<(String, String)> {
+        self.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    format!("{}#{}", f["chain"].as_str().unwrap(), f["seq"]),
+                    f["kind"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Asserts that neither output holds any of `secrets`.
+    fn leaks_none(&self, secrets: &[String]) -> &Run {
+        for secret in secrets {
+            assert!(
+                !self.stdout.contains(secret.as_str()) && !self.stderr.contains(secret.as_str()),
+                "key material printed: {self:#?}"
+            );
+        }
+        self
+    }
+}
+
+/// `(chain#seq, kind)` pairs, for comparing with [`Run::json_findings`].
+fn found(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(at, kind)| ((*at).to_owned(), (*kind).to_owned()))
+        .collect()
+}
+
+/// The key material of a keyset (base64 of every `keyData.value`), which
+/// must never be printed.
+fn material(keyset: &Keyset) -> Vec<String> {
+    let json: Value = serde_json::from_str(&keyset.insecure_to_json()).unwrap();
+    json["key"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["keyData"]["value"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_chain_with_purged_stubs_verifies_in_every_format() {
+    let dir = scratch();
+    let secret = SealSecret::from_env_value(SECRET).unwrap();
+    let (_, mut events) = sealed_chain(&chainer(secrets(SECRET)), "ca", (1..=12).map(expiring));
+    // Retention purged events anywhere in the chain, the genesis and the
+    // head included: stubs, their content gone, their place kept.
+    let purged_at = common::now_ms() - 60_000;
+    for i in [0, 4, 5, 11] {
+        events[i].purge(purged_at, &secret).unwrap();
+        assert!(events[i].is_stub() && events[i].details.is_empty());
+    }
+    for format in ALL {
+        let path = export(&dir, format, &events);
+        let run = verify(with_secret(&[&path])).run();
+        run.expect_code(0)
+            .stdout_has("chain ca: 12 events, seq 1..12: OK")
+            .stdout_has("12 records in 1 chain");
+        assert!(!run.stdout.contains('#'), "{format:?}: {run:#?}");
+        // Every JSON document through the generic conversion: the same.
+        verify(with_secret(&[&path]))
+            .env("VERIFY_CHAIN_GENERIC_JSON", "1")
+            .run()
+            .expect_code(0)
+            .stdout_has("chain ca: 12 events, seq 1..12: OK");
+    }
+    let path = export(&dir, Export::Bson, &events);
+    let run = verify(json_args(&[&path])).run();
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(report["chains"][0]["events"], 12);
+    assert_eq!(report["chains"][0]["lastSeq"], 12);
+    assert_eq!(report["chains"][0]["headSeal"], events[11].seal.to_hex());
+    assert_eq!(report["totalFindings"], 0);
+    // Standard input reads stubs too.
+    verify(["--seal-secret", SECRET, "-"])
+        .stdin(Export::Relaxed.bytes(&documents(&events)))
+        .run()
+        .expect_code(0)
+        .stdout_has("chain ca: 12 events, seq 1..12: OK");
+}
+
+#[test]
+fn a_forged_stub_is_stripped_at_its_position() {
+    let dir = scratch();
+    let secret = SealSecret::from_env_value(SECRET).unwrap();
+    let (_, events) = sealed_chain(&chainer(secrets(SECRET)), "ca", (1..=8).map(expiring));
+    let now = common::now_ms();
+    // The stub of event 4 with a purge mark `edit` gives, resealed by the
+    // secret when `reseal` (an insider or a bug, not an outsider).
+    let stub = |edit: &dyn Fn(&mut PurgeMark), reseal: bool| {
+        let mut forged = events.clone();
+        let event = &mut forged[3];
+        event.purge(EXPIRED_AT, &secret).unwrap();
+        let mut mark = event.purged.take().unwrap();
+        edit(&mut mark);
+        if reseal {
+            mark.seal = secret.seal(|s| mark.write_canonical(event, s));
+        }
+        event.purged = Some(mark);
+        forged
+    };
+    let cases: Vec<(&str, Vec<SealedEvent>, &str)> = vec![
+        // An outsider strips the content and cannot seal the mark.
+        (
+            "bad seal",
+            stub(&|m| m.seal = Seal([0x5a; 32]), false),
+            "not authentic",
+        ),
+        (
+            "mark of an unknown secret",
+            stub(&|m| m.secret_id = SecretId([7; 8]), false),
+            "unknown seal secret id",
+        ),
+        (
+            "purged before its removeAt",
+            stub(&|m| m.purged_ms = EXPIRED_AT - 1, true),
+            "before its removeAt",
+        ),
+        (
+            "mark dated in the future",
+            stub(&|m| m.purged_ms = now + 86_400_000, true),
+            "dated in the future",
+        ),
+    ];
+    for (name, forged, why) in &cases {
+        for format in [Export::Bson, Export::Canonical, Export::Relaxed] {
+            let path = export(&dir, format, forged);
+            let run = verify(with_secret(&[&path])).run();
+            run.expect_code(1)
+                .stdout_has("chain ca: 8 events, seq 1..8: FAILED (1 error, 0 warnings)");
+            let finding = run.first_finding();
+            assert!(
+                finding.starts_with("ca#4: stripped: the content is gone") && finding.contains(why),
+                "{name}, {format:?}: {run:#?}"
+            );
+            let run = verify(json_args(&[&path])).run();
+            assert_eq!(
+                run.json_findings(),
+                found(&[("ca#4", "stripped")]),
+                "{name}, {format:?}: {run:#?}"
+            );
+        }
+    }
+    // A mark whose digest is not the content's: the event's seal breaks.
+    let wrong_digest = stub(&|m| m.digest[0] ^= 1, true);
+    let path = export(&dir, Export::Bson, &wrong_digest);
+    let run = verify(json_args(&[&path])).run();
+    assert_eq!(
+        run.json_findings(),
+        found(&[("ca#4", "modified")]),
+        "{run:#?}"
+    );
+    // Content removed, no mark at all: not an event, found at its place.
+    let mut docs = documents(&stub(&|_| {}, false));
+    docs[3].remove("purged");
+    for format in [Export::Bson, Export::Canonical] {
+        let path = write(&dir, format.file_name(), &format.bytes(&docs));
+        let run = verify(with_secret(&[&path])).run();
+        run.expect_code(1);
+        assert!(
+            run.first_finding()
+                .starts_with("ca#4: malformed record: field `code`"),
+            "{format:?}: {run:#?}"
+        );
+        assert!(!run.stdout.contains("gap"), "{run:#?}");
+    }
+}
+
+#[test]
+fn an_erased_data_key_without_shred_record_is_key_erased() {
+    let dir = scratch();
+    let chainer = chainer(secrets(SECRET));
+    let (mut head, mut events) = sealed_chain(&chainer, "ca", (1..=10).map(draft));
+    assert_eq!(events[4].shred(None), 1);
+    for format in [Export::Bson, Export::Canonical, Export::BsonGz] {
+        let path = export(&dir, format, &events);
+        let run = verify(with_secret(&[&path])).run();
+        run.expect_code(1)
+            .stdout_has("chain ca: 10 events, seq 1..10: FAILED");
+        assert!(
+            run.first_finding().starts_with(
+                "ca#5: key erased: the data key of detail `subject` is gone and no shred record covers it"
+            ),
+            "{format:?}: {run:#?}"
+        );
+        let run = verify(json_args(&[&path])).run();
+        assert_eq!(run.json_findings(), found(&[("ca#5", "key_erased")]));
+    }
+    // Found from a stream as well: erased keys are checked at the end.
+    verify(["--seal-secret", SECRET, "-"])
+        .stdin(Export::Bson.bytes(&documents(&events)))
+        .run()
+        .expect_code(1)
+        .stdout_has("ca#5: key erased");
+    // A shred as the store makes it: the record explains the erasure.
+    let record = shred_record(&chainer, &mut head, 5);
+    events.push(record);
+    for format in [Export::Bson, Export::Relaxed] {
+        let path = export(&dir, format, &events);
+        verify(with_secret(&[&path]))
+            .run()
+            .expect_code(0)
+            .stdout_has("chain ca: 11 events, seq 1..11: OK");
+    }
+    verify(["--seal-secret", SECRET, "-"])
+        .stdin(Export::Bson.bytes(&documents(&events)))
+        .run()
+        .expect_code(0);
+    // A record of another event does not cover it.
+    let mut wrong = events.clone();
+    wrong.pop();
+    let mut head = Head::after(wrong.last().unwrap());
+    wrong.push(shred_record(&chainer, &mut head, 6));
+    let path = export(&dir, Export::Bson, &wrong);
+    let run = verify(json_args(&[&path])).run();
+    let findings = run.json_findings();
+    assert!(
+        findings.contains(&("ca#5".to_owned(), "key_erased".to_owned())),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn a_shredded_key_restored_from_a_backup_is_unshredded_in_files() {
+    let dir = scratch();
+    let chainer = chainer(secrets(SECRET));
+    let (mut head, mut events) = sealed_chain(&chainer, "ca", (1..=10).map(draft));
+    // The store shredded event 5 and recorded it (11); a restore from an
+    // older backup brought the data key back.
+    events.push(shred_record(&chainer, &mut head, 5));
+    for format in ALL {
+        let path = export(&dir, format, &events);
+        let run = verify(with_secret(&[&path])).run();
+        run.expect_code(1)
+            .stdout_has("chain ca: 11 events, seq 1..11: FAILED (1 error, 0 warnings)")
+            // Read twice, counted once.
+            .stdout_has("11 records in 1 chain");
+        assert!(
+            run.first_finding().starts_with(
+                "ca#5: unshredded: the data key of detail `subject` is present although a shred record covers it"
+            ),
+            "{format:?}: {run:#?}"
+        );
+        assert!(!run.stderr.contains("cannot be detected"), "{run:#?}");
+        let run = verify(json_args(&[&path])).run();
+        assert_eq!(run.json_findings(), found(&[("ca#5", "unshredded")]));
+    }
+    // The record in a later file than the event: the first pass reads all.
+    let before = export(&dir, Export::Bson, &events[..10]);
+    let after = write(
+        &dir,
+        "later.json",
+        &Export::Canonical.bytes(&documents(&events[10..])),
+    );
+    let run = verify(json_args(&[&before, &after])).run();
+    assert_eq!(run.json_findings(), found(&[("ca#5", "unshredded")]));
+    // A stream is read once: the record comes too late, and a note says so.
+    verify(["--seal-secret", SECRET, "-"])
+        .stdin(Export::Bson.bytes(&documents(&events)))
+        .run()
+        .expect_code(0)
+        .stderr_has("<stdin> is read once")
+        .stderr_has("restored from a backup cannot be detected");
+    // So is a pipe given by name.
+    #[cfg(unix)]
+    verify(["--seal-secret", SECRET, "/dev/stdin"])
+        .stdin(Export::Bson.bytes(&documents(&events)))
+        .run()
+        .expect_code(0)
+        .stderr_has("/dev/stdin is read once");
+    // Shredded for real: verifies, from files and from a stream.
+    events[4].shred(Some("subject"));
+    let path = export(&dir, Export::Canonical, &events);
+    verify(with_secret(&[&path])).run().expect_code(0);
+    verify(["--seal-secret", SECRET, "-"])
+        .stdin(Export::Canonical.bytes(&documents(&events)))
+        .run()
+        .expect_code(0);
+}
+
+#[test]
+fn a_retired_secret_sealing_after_a_rotation_record_is_found() {
+    let dir = scratch();
+    let a = secrets(OTHER_SECRET);
+    let sealer_a = chainer(a.clone());
+    let mut head = Head::genesis(ChainId::new("ca").unwrap());
+    let mut events = seal_as_a_store(&sealer_a, &mut head, &[], (1..=3).map(draft));
+    // A pod with B current and A retired takes over: rotation record (4).
+    let mut b = secrets(SECRET);
+    b.add_retired(SealSecret::from_env_value(OTHER_SECRET).unwrap());
+    let sealer_b = chainer(b);
+    let more = seal_as_a_store(&sealer_b, &mut head, &events, [draft(5)]);
+    events.extend(more);
+    assert!(RotationRecord::parse(&events[3]).is_some_and(|r| r.is_ok()));
+    assert_eq!(events.len(), 5);
+    // Then the retired secret A (leaked?) seals an event linked after it.
+    events.push(sealer_a.seal(&mut head, &draft(6)).unwrap());
+    let path = export(&dir, Export::Bson, &events[..5]);
+    let both = |path: &Path, json: bool| {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        if json {
+            args.push("--json".into());
+        }
+        args.extend(["--seal-secret", SECRET, "--seal-secret", OTHER_SECRET].map(Into::into));
+        args.push(path.into());
+        verify(args).run()
+    };
+    both(&path, false)
+        .expect_code(0)
+        .stdout_has("chain ca: 5 events, seq 1..5: OK");
+    for format in [Export::Bson, Export::JsonArray] {
+        let path = export(&dir, format, &events);
+        let run = both(&path, false);
+        run.expect_code(1)
+            .stdout_has("chain ca: 6 events, seq 1..6: FAILED");
+        assert!(
+            run.first_finding().starts_with("ca#6: retired secret"),
+            "{format:?}: {run:#?}"
+        );
+        assert_eq!(
+            both(&path, true).json_findings(),
+            found(&[("ca#6", "retired_secret")])
+        );
+    }
+}
+
+#[test]
+fn a_secret_change_without_rotation_record_is_unannounced() {
+    let dir = scratch();
+    let mut rotating = secrets(OTHER_SECRET);
+    let old = chainer(rotating.clone());
+    let mut head = Head::genesis(ChainId::new("ca").unwrap());
+    let mut events: Vec<SealedEvent> = (1..=6)
+        .map(|i| old.seal(&mut head, &draft(i)).unwrap())
+        .collect();
+    rotating.rotate(SealSecret::from_env_value(SECRET).unwrap());
+    let new = chainer(rotating);
+    // Sealed by the new secret without the record a store writes first.
+    events.extend((7..=9).map(|i| new.seal(&mut head, &draft(i)).unwrap()));
+    let path = export(&dir, Export::Bson, &events);
+    let args = |json: bool| {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        if json {
+            args.push("--json".into());
+        }
+        args.extend(["--seal-secret", SECRET, "--seal-secret", OTHER_SECRET].map(Into::into));
+        args.push(path.clone().into());
+        args
+    };
+    let run = verify(args(false)).run();
+    run.expect_code(1);
+    assert!(
+        run.first_finding().starts_with("ca#7: unannounced secret"),
+        "{run:#?}"
+    );
+    // Each event of the other secret: the chain's secret did not change.
+    assert_eq!(
+        verify(args(true)).run().json_findings(),
+        found(&[
+            ("ca#7", "unannounced_secret"),
+            ("ca#8", "unannounced_secret"),
+            ("ca#9", "unannounced_secret")
+        ])
+    );
+}
+
+#[test]
+fn deep_verification_opens_every_detail_with_the_keyset() {
+    let dir = scratch();
+    let keyset = Keyset::generate(Template::AES256_GCM_SIV);
+    let secret = SealSecret::from_env_value(SECRET).unwrap();
+    let chainer = Chainer::new(
+        secrets(SECRET),
+        Some(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+    );
+    let (mut head, mut events) = sealed_chain(&chainer, "ca", (1..=10).map(expiring));
+    // A stub and a recorded shred hold nothing to decrypt: not findings.
+    events[1].purge(common::now_ms() - 1000, &secret).unwrap();
+    events[6].shred(None);
+    events.push(shred_record(&chainer, &mut head, 7));
+    let keyset_file = write(&dir, "keyset.json", keyset.insecure_to_json().as_bytes());
+    let secrets_of_keys = material(&keyset);
+    let deep = |path: &Path, keys: &Path, json: bool| {
+        let mut args: Vec<std::ffi::OsString> = if json {
+            json_args::<&str>(&[])
+        } else {
+            with_secret(&[])
+        };
+        args.extend(["--keyset".into(), keys.into(), path.into()]);
+        verify(args).run()
+    };
+    for format in [Export::Bson, Export::Canonical] {
+        let path = export(&dir, format, &events);
+        deep(&path, &keyset_file, false)
+            .expect_code(0)
+            .stdout_has("chain ca: 11 events, seq 1..11: OK")
+            .leaks_none(&secrets_of_keys);
+    }
+
+    // Wrapped keys swapped between events 3 and 9, and event 6's
+    // corrupted: unsealed, so the seals still verify...
+    let mut tampered = events.clone();
+    let (three, nine) = (
+        dek_mut(&mut tampered[2], "subject").clone(),
+        dek_mut(&mut tampered[8], "subject").clone(),
+    );
+    *dek_mut(&mut tampered[2], "subject") = nine;
+    *dek_mut(&mut tampered[8], "subject") = three;
+    let corrupted = dek_mut(&mut tampered[5], "subject").as_mut().unwrap();
+    let last = corrupted.len() - 1;
+    corrupted[last] ^= 1;
+    for format in [Export::Bson, Export::Relaxed] {
+        let path = export(&dir, format, &tampered);
+        verify(with_secret(&[&path])).run().expect_code(0);
+        // ... but with the keyset they do not decrypt.
+        let run = deep(&path, &keyset_file, false);
+        run.expect_code(1)
+            .stdout_has("chain ca: 11 events, seq 1..11: FAILED (3 errors, 0 warnings)")
+            .stdout_has("ca#6: undecryptable: detail `subject`: decryption failed")
+            .stdout_has("ca#9: undecryptable: detail `subject`")
+            .leaks_none(&secrets_of_keys);
+        assert!(
+            run.first_finding()
+                .starts_with("ca#3: undecryptable: detail `subject`"),
+            "{format:?}: {run:#?}"
+        );
+        assert_eq!(
+            deep(&path, &keyset_file, true).json_findings(),
+            found(&[
+                ("ca#3", "undecryptable"),
+                ("ca#6", "undecryptable"),
+                ("ca#9", "undecryptable")
+            ])
+        );
+    }
+
+    // A keyset without the key that wrapped them (another one, not rolled
+    // out): every detail, with the key it needs.
+    let other = Keyset::generate(Template::AES256_GCM_SIV);
+    let other_file = write(&dir, "other.json", other.insecure_to_json().as_bytes());
+    let path = export(&dir, Export::Bson, &events);
+    let run = deep(&path, &other_file, false);
+    run.expect_code(1).leaks_none(&material(&other));
+    let message = format!(
+        "ca#1: undecryptable: detail `subject`: key {} is not in this keyset",
+        keyset.primary_id()
+    );
+    assert!(run.first_finding().starts_with(&message), "{run:#?}");
+    let kinds = deep(&path, &other_file, true).json_findings();
+    // Events 1, 3..=6, 8..=10: the stub (2) and the shredded (7) aside.
+    assert_eq!(kinds.len(), 8, "{kinds:?}");
+    assert!(kinds.iter().all(|(_, kind)| kind == "undecryptable"));
+
+    // A rotated keyset (a new primary, the old key kept) still opens them.
+    let mut rotated = Keyset::parse(keyset.insecure_to_json().as_bytes()).unwrap();
+    let new_key = rotated.add(Template::AES256_GCM_SIV);
+    rotated.promote(new_key).unwrap();
+    let rotated_file = write(&dir, "rotated.json", &rotated.insecure_to_binary());
+    deep(&path, &rotated_file, false).expect_code(0);
+}
+
+#[test]
+fn an_encrypted_keyset_is_opened_with_its_master_keyset() {
+    let dir = scratch();
+    let keyset = Keyset::generate(Template::AES256_GCM_SIV);
+    let master = Keyset::generate(Template::AES256_GCM_SIV);
+    let master_aead = master.aead().unwrap();
+    let chainer = Chainer::new(
+        secrets(SECRET),
+        Some(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+    );
+    let (_, events) = sealed_chain(&chainer, "ca", (1..=6).map(draft));
+    let path = export(&dir, Export::Bson, &events);
+    let mut swapped = events.clone();
+    let first = dek_mut(&mut swapped[0], "subject").clone();
+    *dek_mut(&mut swapped[0], "subject") = dek_mut(&mut swapped[4], "subject").clone();
+    *dek_mut(&mut swapped[4], "subject") = first;
+    let swapped_path = write(
+        &dir,
+        "swapped.bson",
+        &Export::Bson.bytes(&documents(&swapped)),
+    );
+
+    // As `keyset --master-keyset` writes it: no associated data.
+    let encrypted = write(
+        &dir,
+        "keyset.enc.json",
+        keyset
+            .to_encrypted_json(&master_aead, b"")
+            .unwrap()
+            .as_bytes(),
+    );
+    let master_file = write(&dir, "master.json", master.insecure_to_json().as_bytes());
+    let secrets_of_keys: Vec<String> = [material(&keyset), material(&master)].concat();
+    let with_master = |keys: &Path, master: &Path, extra: &[&str], input: &Path| {
+        let mut args = with_secret(&[]);
+        args.extend(["--keyset".into(), keys.into()]);
+        args.extend(["--master-keyset".into(), master.into()]);
+        args.extend(extra.iter().map(Into::into));
+        args.push(input.into());
+        verify(args).run()
+    };
+    with_master(&encrypted, &master_file, &[], &path)
+        .expect_code(0)
+        .stdout_has("chain ca: 6 events, seq 1..6: OK")
+        .leaks_none(&secrets_of_keys);
+    let run = with_master(&encrypted, &master_file, &[], &swapped_path);
+    run.expect_code(1)
+        .stdout_has("ca#1: undecryptable")
+        .stdout_has("ca#5: undecryptable")
+        .leaks_none(&secrets_of_keys);
+
+    // With associated data, given by --master-aad-hex.
+    let with_aad = write(
+        &dir,
+        "keyset.aad.bin",
+        &keyset
+            .to_encrypted_binary(&master_aead, b"keyset:audit")
+            .unwrap(),
+    );
+    let aad_hex = hex::encode(b"keyset:audit");
+    with_master(
+        &with_aad,
+        &master_file,
+        &["--master-aad-hex", &aad_hex],
+        &path,
+    )
+    .expect_code(0);
+    with_master(&with_aad, &master_file, &[], &path)
+        .expect_code(2)
+        .stderr_has("--keyset")
+        .stderr_has("keyset.aad.bin: the master keyset")
+        .stderr_has("does not decrypt it: authentication failed")
+        .stderr_has("--master-aad-hex");
+
+    // The wrong master: a clear error, exit 2, nothing verified.
+    let wrong = Keyset::generate(Template::AES256_GCM_SIV);
+    let wrong_file = write(
+        &dir,
+        "wrong-master.json",
+        wrong.insecure_to_json().as_bytes(),
+    );
+    let run = with_master(&encrypted, &wrong_file, &[], &path);
+    run.expect_code(2)
+        .stderr_has(&format!("--keyset {}", encrypted.display()))
+        .stderr_has("wrong-master.json does not decrypt it")
+        .stderr_has(&format!(
+            "it was encrypted by key {}, which the master keyset does not hold",
+            master.primary_id()
+        ))
+        .stderr_has("give the master keyset that encrypted it")
+        .leaks_none(&secrets_of_keys)
+        .leaks_none(&material(&wrong));
+    assert!(run.stdout.is_empty(), "{run:#?}");
+
+    // The usual mistakes.
+    let mut args = with_secret(&[]);
+    args.extend([
+        "--keyset".into(),
+        encrypted.clone().into(),
+        path.clone().into(),
+    ]);
+    verify(args)
+        .run()
+        .expect_code(2)
+        .stderr_has("this is an encrypted keyset: pass --master-keyset FILE");
+    let cleartext = write(&dir, "clear.json", keyset.insecure_to_json().as_bytes());
+    with_master(&cleartext, &master_file, &[], &path)
+        .expect_code(2)
+        .stderr_has("drop --master-keyset")
+        .leaks_none(&secrets_of_keys);
+    with_master(&encrypted, &encrypted, &[], &path)
+        .expect_code(2)
+        .stderr_has(&format!("--master-keyset {}: ", encrypted.display()))
+        .stderr_has("this is an encrypted keyset");
+    // --master-keyset needs --keyset, --master-aad-hex a master, in hex.
+    let mut args = with_secret(&[]);
+    args.extend([
+        "--master-keyset".into(),
+        master_file.clone().into(),
+        path.clone().into(),
+    ]);
+    verify(args).run().expect_code(2);
+    let mut args = with_secret(&[]);
+    args.extend([
+        "--keyset".into(),
+        encrypted.clone().into(),
+        "--master-aad-hex".into(),
+        "00".into(),
+        path.clone().into(),
+    ]);
+    verify(args).run().expect_code(2);
+    with_master(&with_aad, &master_file, &["--master-aad-hex", "zz"], &path).expect_code(2);
+}
+
+#[test]
+fn a_bad_keyset_file_is_an_input_error() {
+    let dir = scratch();
+    let path = export(&dir, Export::Bson, &chain_of("ca", 3, SECRET));
+    let master = write(
+        &dir,
+        "master.json",
+        Keyset::generate(Template::AES256_GCM_SIV)
+            .insecure_to_json()
+            .as_bytes(),
+    );
+    let garbage = write(&dir, "garbage.json", b"{\"primaryKeyId\": 1, \"key\": [");
+    let empty = write(&dir, "empty.json", b"{\"key\": []}");
+    let binary = write(&dir, "random.bin", &[0xff; 64]);
+    let missing = dir.path().join("missing.json");
+    let run_with = |extra: &[&Path]| {
+        let mut args = with_secret(&[]);
+        for (flag, file) in ["--keyset", "--master-keyset"].iter().zip(extra) {
+            args.extend([(*flag).into(), file.into()]);
+        }
+        args.push(path.clone().into());
+        verify(args).run()
+    };
+    for (file, message) in [
+        (&garbage, "malformed keyset JSON"),
+        (&empty, "holds no key"),
+        (&binary, "malformed protobuf"),
+        (&missing, "cannot read"),
+    ] {
+        let run = run_with(&[file]);
+        run.expect_code(2)
+            .stderr_has(&format!("verify_chain: --keyset {}: ", file.display()))
+            .stderr_has(message);
+        assert!(run.stdout.is_empty(), "{run:#?}");
+        // An encrypted keyset file that is no keyset at all.
+        run_with(&[file, &master])
+            .expect_code(2)
+            .stderr_has(&format!("--keyset {}: ", file.display()));
+        run_with(&[&garbage, file])
+            .expect_code(2)
+            .stderr_has(&format!("--master-keyset {}: ", file.display()))
+            .stderr_has(message);
+    }
 }
 
 /// Writes a 1,000,000-event export (`events.json`, mongoexport JSON lines;

@@ -435,13 +435,18 @@ impl Verifier {
     /// at the end). Ignores anything that is not an authentic, well-formed
     /// shred record; its place in the chain is checked when it is pushed.
     pub fn learn_shred(&mut self, event: &SealedEvent) {
-        if event.seal_is_valid(&self.secrets) {
-            if let Some(Ok(record)) = ShredRecord::parse(event) {
-                self.shredded
-                    .entry((event.chain.clone(), record.target))
-                    .or_default()
-                    .extend(record.keys);
-            }
+        if ShredRecord::parse(event).is_some() && event.seal_is_valid(&self.secrets) {
+            self.learn_authentic_shred(event);
+        }
+    }
+
+    /// Learns `event` if it is a shred record (its seal already checked).
+    fn learn_authentic_shred(&mut self, event: &SealedEvent) {
+        if let Some(Ok(record)) = ShredRecord::parse(event) {
+            self.shredded
+                .entry((event.chain.clone(), record.target))
+                .or_default()
+                .extend(record.keys);
         }
     }
 
@@ -602,7 +607,7 @@ impl Verifier {
                 }
             } else {
                 rotation = RotationRecord::parse(event).map(Box::new);
-                self.learn_shred(event);
+                self.learn_authentic_shred(event);
                 self.check_keys(event);
             }
         }
