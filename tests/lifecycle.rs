@@ -42,7 +42,7 @@ fn env_secrets(current: &str, retired: &[&str]) -> SealSecrets {
 
 fn tools() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| common::build_examples(&["verify_chain"]))
+    DIR.get_or_init(|| common::build_examples(&["verify_chain", "quickstart"]))
 }
 
 /// Where the pods keep their events.
@@ -275,6 +275,26 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
             );
         }
     }
+    // Stubs hold nothing to search.
+    let page = pods[1]
+        .search(&stream_store::SearchQuery {
+            chain: Some("ocsp".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!page.events.is_empty() && page.events.iter().all(|e| !e.is_stub()));
+    assert_eq!(
+        page.total as usize,
+        pods[1]
+            .range("ocsp", 0, u64::MAX >> 1)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| !e.is_stub())
+            .count()
+    );
     let again = pods[0].purge_expired(now).await.unwrap();
     assert_eq!((again.deleted, again.stubbed), (0, 0), "idempotent");
     // A purge dated in the future is refused.
@@ -618,4 +638,71 @@ async fn refused_operations_change_nothing_on_mongodb() {
         other => panic!("expected RewrapIncomplete, got {other:?}"),
     }
     t.drop().await;
+}
+
+/// The quickstart as an operator runs it: `--shred SEQ` before `--export`,
+/// the secrets from the environment (retired ones included); the export
+/// verifies offline with both secrets, and the shredded key is recorded.
+#[test]
+fn quickstart_shreds_through_the_store_and_reads_retired_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyset = Keyset::generate(Template::AES256_GCM_SIV).insecure_to_json();
+    let run = |retired: &str, args: &[&str]| {
+        std::process::Command::new(tools().join("quickstart"))
+            .args(args)
+            .env("KEYSET", &keyset)
+            .env("EVENT_SEAL_SECRET", S1)
+            .env("EVENT_SEAL_SECRET_RETIRED", retired)
+            .env_remove("MONGODB_URI")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let export = dir.path().join("export.jsonl");
+    let out = run(
+        &format!("{S0},\n"),
+        &[
+            "--events",
+            "20",
+            "--shred",
+            "3",
+            "--reason",
+            "erasure request 17",
+            "--export",
+            export.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("shredded quickstart#3"), "{text}");
+    assert!(
+        text.contains("verified 21 events after the shred: intact"),
+        "{text}"
+    );
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(
+        exported.lines().count(),
+        21,
+        "the events and the shred record"
+    );
+    assert!(exported.contains("STREAM-SHRED") && exported.contains("erasure request 17"));
+    let (code, report) = verify_offline(&export, None);
+    assert_eq!(code, 0, "{report}");
+    // A retired secret that is not one: refused, naming the entry, without
+    // printing it.
+    let out = run(&format!("{S0}\nshort"), &["--events", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("EVENT_SEAL_SECRET_RETIRED") && err.contains("#2"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("short") && !err.contains(S0),
+        "no secret in the message: {err}"
+    );
 }

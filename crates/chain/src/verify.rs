@@ -451,9 +451,13 @@ impl Verifier {
     }
 
     fn is_shredded(&self, chain: &ChainId, seq: u64, key: &str) -> bool {
-        self.shredded
-            .get(&(chain.clone(), seq))
-            .is_some_and(|keys| keys.contains(key))
+        // No lookup (a hash of the chain id) while no record is known: the
+        // common case of the hot loop.
+        !self.shredded.is_empty()
+            && self
+                .shredded
+                .get(&(chain.clone(), seq))
+                .is_some_and(|keys| keys.contains(key))
     }
 
     /// Checks the data keys of an authentic event: the shred records, and
