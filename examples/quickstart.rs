@@ -20,8 +20,9 @@
 //! (database from the URI, else `stream`; collection `events`). `KEYSET` and
 //! `EVENT_SEAL_SECRET` are taken from the environment when set; otherwise
 //! both are generated and stored under `target/quickstart/`.
-//! `EVENT_SEAL_SECRET_RETIRED` (newline- or comma-separated) gives the
-//! secrets that sealed before, as for the server.
+//! `EVENT_SEAL_SECRET_RETIRED` and `EVENT_SEAL_SECRET_NEXT` (newline- or
+//! comma-separated) give the secrets that sealed before and the staged
+//! successor, as for the server.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -152,6 +153,11 @@ async fn run(args: Args) -> Result<(), Failure> {
         secrets = secrets
             .with_retired_list(&list)
             .map_err(|e| format!("EVENT_SEAL_SECRET_RETIRED: {e}"))?;
+    }
+    if let Ok(list) = std::env::var("EVENT_SEAL_SECRET_NEXT") {
+        secrets = secrets
+            .with_next_list(&list)
+            .map_err(|e| format!("EVENT_SEAL_SECRET_NEXT: {e}"))?;
     }
     let store = match std::env::var("MONGODB_URI") {
         Ok(uri) if !uri.is_empty() => {

@@ -221,8 +221,9 @@ impl EventStore {
     /// A store configured as Stream's chart does: `KEYSET` (Tink JSON; if
     /// absent, sensitive details are refused), `EVENT_SEAL_SECRET`
     /// (required), `EVENT_SEAL_SECRET_RETIRED` (optional: the secrets that
-    /// sealed before, and a successor being rolled out, separated by
-    /// newlines or commas), `MONGODB_URI` (absent: in memory).
+    /// sealed before, separated by newlines or commas),
+    /// `EVENT_SEAL_SECRET_NEXT` (optional: the successor being rolled out,
+    /// see the README), `MONGODB_URI` (absent: in memory).
     pub async fn from_env() -> Result<EventStore> {
         let keyset = match std::env::var("KEYSET") {
             Ok(json) if !json.trim().is_empty() => {
@@ -249,6 +250,12 @@ impl EventStore {
                     variable: "EVENT_SEAL_SECRET_RETIRED",
                     message: e.to_string(),
                 })?;
+        }
+        if let Ok(list) = std::env::var("EVENT_SEAL_SECRET_NEXT") {
+            secrets = secrets.with_next_list(&list).map_err(|e| Error::Config {
+                variable: "EVENT_SEAL_SECRET_NEXT",
+                message: e.to_string(),
+            })?;
         }
         match std::env::var("MONGODB_URI") {
             Ok(uri) if !uri.is_empty() => {

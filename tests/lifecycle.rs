@@ -40,6 +40,13 @@ fn env_secrets(current: &str, retired: &[&str]) -> SealSecrets {
         .unwrap()
 }
 
+/// Secrets of a pod in the first rollout step: `next` staged.
+fn staged_secrets(current: &str, next: &str) -> SealSecrets {
+    SealSecrets::new(secret(current))
+        .with_next_list(next)
+        .unwrap()
+}
+
 fn tools() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| common::build_examples(&["verify_chain", "quickstart"]))
@@ -161,10 +168,10 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
             .unwrap();
     }
 
-    // Seal-secret rotation. 1: every pod restarted with S1 known (retired
-    // list), S0 still current.
+    // Seal-secret rotation. 1: every pod restarted with S1 staged
+    // (EVENT_SEAL_SECRET_NEXT), S0 still current.
     for (p, slot) in pods.iter_mut().enumerate() {
-        *slot = pod(&log, &k1, env_secrets(S0, &[S1]), &format!("pod-{p}")).await;
+        *slot = pod(&log, &k1, staged_secrets(S0, S1), &format!("pod-{p}")).await;
     }
     // 2: the rollout making S1 current reaches pod 0 first: its next append
     // to each chain writes the rotation record; pods 1 and 2, still on S0,
@@ -177,6 +184,17 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
             .await
             .unwrap();
     }
+    // A chain started during the rollout, by a pod on S1: the pods still
+    // on S0 follow it (S1 is their staged successor), no rotation back.
+    for i in 42..48u64 {
+        pods[(i % 3) as usize]
+            .append("tsa", draft(i, now, false))
+            .await
+            .unwrap();
+    }
+    let tsa = pods[0].range("tsa", 0, u64::MAX >> 1).await.unwrap();
+    assert_eq!(tsa.len(), 6, "no rotation record in a chain born on S1");
+    assert!(tsa.iter().all(|e| e.secret_id == secret(S1).id()));
     for (p, slot) in pods.iter_mut().enumerate().skip(1) {
         *slot = pod(&log, &k1, env_secrets(S1, &[S0]), &format!("pod-{p}")).await;
     }
@@ -187,7 +205,7 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
         );
     }
     let mut rotation_records = 0;
-    for chain in ["ocsp", "ca"] {
+    for chain in ["ocsp", "ca", "tsa"] {
         let events = pods[2].range(chain, 0, u64::MAX >> 1).await.unwrap();
         rotation_records += events
             .iter()
@@ -308,7 +326,7 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
     // Offline, as the auditor verifies an export: clean, and deep with the
     // keyset.
     let dump = dir.join("export.jsonl");
-    export(&pods, &["ocsp", "ca"], &dump).await;
+    export(&pods, &["ocsp", "ca", "tsa"], &dump).await;
     let (code, text) = verify_offline(&dump, None);
     assert_eq!(code, 0, "{text}");
     let keyset_file = dir.join("keyset.json");

@@ -129,10 +129,11 @@ impl Chainer {
     /// Decides which secret seals the next events of the chain at `head`,
     /// given its last authentic rotation record (none if it has none):
     /// - an empty chain, or one sealed by the current secret: the current;
-    /// - a chain that already rotated away from this process's current
-    ///   secret (it is among the record's `superseded`): the chain's secret,
-    ///   which this process must know (a pod not yet restarted with the new
-    ///   secret as current follows the pods that are);
+    /// - a chain sealed by a staged successor of this process's current
+    ///   secret ([`SealSecrets::add_next`]), or that already rotated away
+    ///   from it (it is among the record's `superseded`): the chain's
+    ///   secret (a pod not yet restarted with the new secret as current
+    ///   follows the pods that are, also on a chain one of them started);
     /// - otherwise the current secret takes over: a rotation record first.
     ///
     /// # Errors
@@ -150,7 +151,7 @@ impl Chainer {
             });
         }
         let superseded = last_rotation.map_or(&[][..], |r| r.superseded.as_slice());
-        if superseded.contains(&current) {
+        if superseded.contains(&current) || self.secrets.is_next(sealed_by) {
             return Ok(SealPlan::With(sealed_by));
         }
         let mut superseded = superseded.to_vec();

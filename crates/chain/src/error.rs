@@ -14,9 +14,12 @@ pub enum Error {
         /// The minimum.
         min: usize,
     },
-    /// An entry of the retired seal secrets is not a valid secret.
-    #[error("retired seal secret #{entry} (EVENT_SEAL_SECRET_RETIRED, separated by newlines or commas) is not valid: {reason}")]
+    /// An entry of a list of seal secrets (retired or staged) is not a
+    /// valid secret.
+    #[error("seal secret #{entry} of {variable} (separated by newlines or commas) is not valid: {reason}")]
     InvalidRetiredSecret {
+        /// The list: `EVENT_SEAL_SECRET_RETIRED` or `EVENT_SEAL_SECRET_NEXT`.
+        variable: &'static str,
         /// Its position in the list, from 1.
         entry: usize,
         /// Why.

@@ -189,11 +189,14 @@ impl SealSecret {
 }
 
 /// The known seal secrets: one current (it seals), any number retired (they
-/// still verify what they sealed).
+/// still verify what they sealed), and any number staged as the next
+/// (known ahead of a rotation: a chain another pod moved to one of them is
+/// followed, see [`Chainer::plan`](crate::Chainer::plan)).
 #[derive(Clone, Debug)]
 pub struct SealSecrets {
     current: SealSecret,
     retired: Vec<SealSecret>,
+    next: Vec<SealSecret>,
 }
 
 impl SealSecrets {
@@ -202,6 +205,7 @@ impl SealSecrets {
         SealSecrets {
             current,
             retired: Vec::new(),
+            next: Vec::new(),
         }
     }
 
@@ -226,6 +230,7 @@ impl SealSecrets {
             return;
         }
         self.retired.retain(|s| s.id() != secret.id());
+        self.next.retain(|s| s.id() != secret.id());
         let old = std::mem::replace(&mut self.current, secret);
         self.retired.push(old);
     }
@@ -235,46 +240,79 @@ impl SealSecrets {
         &self.current
     }
 
-    /// The secret with this id, current or retired.
+    /// The secret with this id, current, retired or staged.
     pub fn get(&self, id: SecretId) -> Option<&SealSecret> {
         std::iter::once(&self.current)
             .chain(&self.retired)
+            .chain(&self.next)
             .find(|s| s.id() == id)
     }
 
     /// Adds the retired secrets of a list as env `EVENT_SEAL_SECRET_RETIRED`
     /// holds them: separated by newlines or commas (a secret holding a comma
-    /// is given as 128 hex characters), blank entries skipped. A staged
-    /// successor is given here too, before it becomes current.
+    /// is given as 128 hex characters), blank entries skipped.
     ///
     /// # Errors
     /// [`Error::InvalidRetiredSecret`] naming the entry (counted from 1)
     /// that is not a valid secret; nothing is added then.
     pub fn with_retired_list(mut self, list: &str) -> Result<SealSecrets> {
-        let mut parsed = Vec::new();
-        let entries = list
-            .split(['\n', ','])
-            .map(|e| e.trim_end_matches('\r'))
-            .filter(|e| !e.trim().is_empty());
-        for (i, entry) in entries.enumerate() {
-            let secret =
-                SealSecret::from_env_value(entry).map_err(|e| Error::InvalidRetiredSecret {
-                    entry: i + 1,
-                    reason: e.to_string(),
-                })?;
-            parsed.push(secret);
-        }
-        for secret in parsed {
+        for secret in parse_list(list, "EVENT_SEAL_SECRET_RETIRED")? {
             self.add_retired(secret);
         }
         Ok(self)
     }
 
-    /// Ids of all known secrets, current first.
+    /// Adds the successors staged ahead of a rotation, as env
+    /// `EVENT_SEAL_SECRET_NEXT` holds them (the same syntax as
+    /// [`SealSecrets::with_retired_list`]): known to verify, and followed
+    /// where a chain has moved to one, never sealing otherwise.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRetiredSecret`] naming the entry that is not valid;
+    /// nothing is added then.
+    pub fn with_next_list(mut self, list: &str) -> Result<SealSecrets> {
+        for secret in parse_list(list, "EVENT_SEAL_SECRET_NEXT")? {
+            self.add_next(secret);
+        }
+        Ok(self)
+    }
+
+    /// Stages a successor (verification, and following a chain that moved
+    /// to it); a secret already known is ignored.
+    pub fn add_next(&mut self, secret: SealSecret) {
+        if self.get(secret.id()).is_none() {
+            self.next.push(secret);
+        }
+    }
+
+    /// Whether `id` is a staged successor.
+    pub fn is_next(&self, id: SecretId) -> bool {
+        self.next.iter().any(|s| s.id() == id)
+    }
+
+    /// Ids of all known secrets, current first (then retired, then staged).
     pub fn ids(&self) -> Vec<SecretId> {
         std::iter::once(&self.current)
             .chain(&self.retired)
+            .chain(&self.next)
             .map(SealSecret::id)
             .collect()
     }
+}
+
+/// Parses a list of secrets separated by newlines or commas, blank entries
+/// skipped; all or nothing.
+fn parse_list(list: &str, variable: &'static str) -> Result<Vec<SealSecret>> {
+    list.split(['\n', ','])
+        .map(|e| e.trim_end_matches('\r'))
+        .filter(|e| !e.trim().is_empty())
+        .enumerate()
+        .map(|(i, entry)| {
+            SealSecret::from_env_value(entry).map_err(|e| Error::InvalidRetiredSecret {
+                variable,
+                entry: i + 1,
+                reason: e.to_string(),
+            })
+        })
+        .collect()
 }
