@@ -83,6 +83,9 @@ impl<'a> PurgeScan<'a> {
         if let Some(mark) = &event.purged {
             mark.check(event, self.secrets)
                 .map_err(|e| refuse(&format!("a stub no valid purge explains: {e}")))?;
+            if mark.purged_ms > self.now_ms {
+                return Err(refuse("a stub whose purge mark is dated after this purge"));
+            }
         }
         match self.expected {
             None => {

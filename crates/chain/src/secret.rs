@@ -250,7 +250,8 @@ impl SealSecrets {
 
     /// Adds the retired secrets of a list as env `EVENT_SEAL_SECRET_RETIRED`
     /// holds them: separated by newlines or commas (a secret holding a comma
-    /// is given as 128 hex characters), blank entries skipped.
+    /// or edge whitespace is given as 128 hex characters), each entry
+    /// trimmed, blank entries skipped.
     ///
     /// # Errors
     /// [`Error::InvalidRetiredSecret`] naming the entry (counted from 1)
@@ -304,8 +305,8 @@ impl SealSecrets {
 /// skipped; all or nothing.
 fn parse_list(list: &str, variable: &'static str) -> Result<Vec<SealSecret>> {
     list.split(['\n', ','])
-        .map(|e| e.trim_end_matches('\r'))
-        .filter(|e| !e.trim().is_empty())
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
         .enumerate()
         .map(|(i, entry)| {
             SealSecret::from_env_value(entry).map_err(|e| Error::InvalidRetiredSecret {

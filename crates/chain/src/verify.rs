@@ -435,18 +435,34 @@ impl Verifier {
     /// at the end). Ignores anything that is not an authentic, well-formed
     /// shred record; its place in the chain is checked when it is pushed.
     pub fn learn_shred(&mut self, event: &SealedEvent) {
-        if ShredRecord::parse(event).is_some() && event.seal_is_valid(&self.secrets) {
-            self.learn_authentic_shred(event);
+        if let Some(Ok(record)) = ShredRecord::parse(event) {
+            if event.seal_is_valid(&self.secrets) {
+                self.shredded
+                    .entry((event.chain.clone(), record.target))
+                    .or_default()
+                    .extend(record.keys);
+            }
         }
     }
 
-    /// Learns `event` if it is a shred record (its seal already checked).
+    /// Learns `event` if it is a shred record (its seal already checked);
+    /// a malformed one is reported (a pod wrote it: it covers nothing).
     fn learn_authentic_shred(&mut self, event: &SealedEvent) {
-        if let Some(Ok(record)) = ShredRecord::parse(event) {
-            self.shredded
+        match ShredRecord::parse(event) {
+            Some(Ok(record)) => self
+                .shredded
                 .entry((event.chain.clone(), record.target))
                 .or_default()
-                .extend(record.keys);
+                .extend(record.keys),
+            Some(Err(why)) => {
+                self.ensure_chain(&event.chain);
+                self.record(
+                    Some(event.chain.clone()),
+                    Some(event.seq),
+                    FindingKind::Malformed(format!("shred record: {why}")),
+                );
+            }
+            None => {}
         }
     }
 

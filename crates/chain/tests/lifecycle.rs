@@ -29,7 +29,7 @@ use stream_chain::{
     is_system_record, shred_refusal, Anchor, ChainId, Chainer, DetailValue, Error, EventDraft,
     FindingKind, Head, PurgeMark, PurgeScan, PurgeStep, RotationRecord, Seal, SealPlan, SealSecret,
     SealSecrets, SealedEvent, SecretId, SensitiveValue, ShredRecord, Status, Verifier,
-    VerifyReport, DEFAULT_CLOCK_SKEW_MS,
+    VerifyReport, DEFAULT_CLOCK_SKEW_MS, SHRED_CODE, SYSTEM_MODULE,
 };
 use stream_keyset::{Algorithm, Envelope, Keyset, Template};
 
@@ -1841,4 +1841,80 @@ fn secret_ids_of_the_pods_differ() {
     // The fixtures above rely on distinct secrets.
     let ids: BTreeSet<SecretId> = (0..10).map(|n| secret(n).id()).collect();
     assert_eq!(ids.len(), 10);
+}
+
+#[test]
+fn list_entries_are_trimmed_and_staged_successors_are_known_and_followed() {
+    let a = "first-retired-secret-of-32-chars";
+    let b = "second-retired-secret-32-chars..";
+    let spaced = SealSecrets::new(secret(9))
+        .with_retired_list(&format!("{a}, {b}\t"))
+        .unwrap();
+    let plain = SealSecrets::new(secret(9))
+        .with_retired_list(&format!("{a},{b}"))
+        .unwrap();
+    assert_eq!(spaced.ids(), plain.ids());
+    let staged = SealSecrets::new(secret(9))
+        .with_next_list(&format!("{b}\n"))
+        .unwrap();
+    let b_id = SealSecret::from_env_value(b).unwrap().id();
+    assert!(staged.is_next(b_id) && staged.get(b_id).is_some());
+    assert!(!plain.is_next(b_id));
+    let err = SealSecrets::new(secret(9))
+        .with_next_list("short")
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidRetiredSecret {
+                variable: "EVENT_SEAL_SECRET_NEXT",
+                entry: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Made current, a staged secret is no longer staged.
+    let mut rotated = staged.clone();
+    rotated.rotate(SealSecret::from_env_value(b).unwrap());
+    assert!(!rotated.is_next(b_id) && rotated.current().id() == b_id);
+}
+
+#[test]
+fn a_malformed_shred_record_is_reported_and_covers_nothing() {
+    let (secrets, chainer, mut events, mut head) = shred_chain();
+    events[0].shred(None);
+    // Authentic (sealed by the pod's secret) but naming no key.
+    let draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, "pod-0", Status::Success, T0 + 10)
+        .public("target", "1")
+        .public("reason", "no keys named");
+    let seq = head.next_seq;
+    events.push(chainer.seal(&mut head, &draft).unwrap());
+    let report = verify_with(&secrets, &events);
+    assert_eq!(
+        found_sorted(&report),
+        rows(
+            "main",
+            &[(1, "key_erased"), (1, "key_erased"), (seq, "malformed")]
+        ),
+        "{}",
+        describe(&report)
+    );
+    assert!(message_at(&report, seq, "malformed").contains("shred record"));
+}
+
+#[test]
+fn a_purge_refuses_a_stub_dated_after_it() {
+    let (secrets, events) = small();
+    let mut later = events.clone();
+    forge_stub(&mut later[1], NOW + 10, secrets.current());
+    let mut scan = PurgeScan::new(&secrets, NOW);
+    let refused = later
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| scan.step(e, i + 1 == later.len()).err());
+    assert!(
+        matches!(&refused, Some(Error::PurgeRefused { seq: 2, reason, .. }) if reason.contains("dated after")),
+        "{refused:?}"
+    );
 }
