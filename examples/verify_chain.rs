@@ -61,7 +61,8 @@
 //! line per chain (events, first..last sequence number, status), then the
 //! verdict. With `--json`, one JSON object instead:
 //! `{"ok", "records", "sealedBytes", "chains": [{"chain", "events",
-//! "firstSeq", "lastSeq", "headSeal", "errors", "warnings"}], "findings":
+//! "stubs", "firstSeq", "lastSeq", "headSeal", "errors", "warnings"}],
+//! "findings":
 //! [{"chain", "seq", "kind", "message"}], "totalFindings"}`. A progress bar
 //! is drawn on standard error when it is a terminal and the input is large.
 //!
@@ -1847,6 +1848,7 @@ fn json_report(report: &VerifyReport) -> Value {
             json!({
                 "chain": c.chain.as_str(),
                 "events": c.events,
+                "stubs": c.stubs,
                 "firstSeq": c.first_seq,
                 "lastSeq": c.last_seq,
                 "headSeal": c.head_seal.map(|s| s.to_hex()),

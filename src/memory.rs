@@ -269,7 +269,19 @@ impl MemoryLog {
     pub(crate) fn rewrap(&mut self, chainer: &Chainer) -> (RotationProgress, Option<String>) {
         let mut progress = RotationProgress::default();
         let mut first = None;
-        for event in self.chains.values_mut().flatten() {
+        // As on MongoDB: the records holding a wrapped data key.
+        let holds_key = |e: &SealedEvent| {
+            e.details.iter().any(|d| {
+                matches!(
+                    &d.value,
+                    stream_chain::DetailValue::Sensitive(stream_chain::SensitiveValue {
+                        wrapped_dek: Some(_),
+                        ..
+                    })
+                )
+            })
+        };
+        for event in self.chains.values_mut().flatten().filter(|e| holds_key(e)) {
             progress.examined += 1;
             match chainer.rewrap(event) {
                 Ok(0) => {}

@@ -1520,6 +1520,7 @@ fn a_chain_with_purged_stubs_verifies_in_every_format() {
     run.expect_code(0);
     let report = run.json();
     assert_eq!(report["chains"][0]["events"], 12);
+    assert_eq!(report["chains"][0]["stubs"], 4, "purged, told from deleted");
     assert_eq!(report["chains"][0]["lastSeq"], 12);
     assert_eq!(report["chains"][0]["headSeal"], events[11].seal.to_hex());
     assert_eq!(report["totalFindings"], 0);
