@@ -98,7 +98,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use stream_store::chain::{
     ChainId, Chainer, Checkpoint, SealSecret, SealSecrets, SealedEvent, Verifier, VerifyReport,
-    DEFAULT_WINDOW, MIN_SECRET_LEN, SHRED_CODE,
+    DEFAULT_WINDOW, MIN_SECRET_LEN, ROTATION_CODE, SHRED_CODE,
 };
 use stream_store::keyset::{Algorithm, Error as KeysetError, Keyset};
 use stream_store::mongo::codec::{self, Malformed};
@@ -138,7 +138,8 @@ const PREFIX_LIMIT: usize = 1024 * 1024;
     after_help = "Exit status: 0 verified, 1 integrity findings, 2 usage or input error."
 )]
 struct Args {
-    /// A seal secret; repeat for retired secrets (the first is current).
+    /// A seal secret; repeat for retired secrets (the first is current:
+    /// give the newest first, rotation records are checked against that order).
     /// Prefer --seal-secret-file or env EVENT_SEAL_SECRET.
     #[arg(long, value_name = "S", allow_hyphen_values = true)]
     seal_secret: Vec<String>,
@@ -644,13 +645,21 @@ struct Feed<'a> {
     pass: Pass,
 }
 
+/// Whether the first pass learns records of this code: shred records (a
+/// key restored after its shred is then found) and rotation records (an
+/// incremental audit from a checkpoint then knows the secrets superseded
+/// before it).
+fn is_learned(code: &str) -> bool {
+    code == SHRED_CODE || code == ROTATION_CODE
+}
+
 impl Feed<'_> {
     /// One event read.
     fn push(&mut self, event: &SealedEvent) {
         match self.pass {
             Pass::Verify => self.verifier.push(event),
             // The verifier checks the record's seal and shape.
-            Pass::Shreds if event.code == SHRED_CODE => self.verifier.learn_shred(event),
+            Pass::Shreds if is_learned(&event.code) => self.verifier.learn_record(event),
             Pass::Shreds => {}
         }
     }
@@ -680,7 +689,10 @@ impl Feed<'_> {
     fn json_value(&mut self, value: Value, offset: u64) {
         // Of a repeated key, the last counts here as in the conversion.
         if self.pass == Pass::Shreds
-            && value.get("code").and_then(Value::as_str) != Some(SHRED_CODE)
+            && !value
+                .get("code")
+                .and_then(Value::as_str)
+                .is_some_and(is_learned)
         {
             return;
         }

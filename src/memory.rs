@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use stream_chain::{
     shred_refusal, Anchor, ChainId, Chainer, EventDraft, Head, IntegrityReport, PurgeScan,
     PurgeStep, RotationRecord, Sealed, SealedEvent, ShredRecord, Verifier, VerifyReport,
-    SHRED_CODE,
+    ROTATION_CODE, SHRED_CODE,
 };
 use stream_mongo::{PurgeOutcome, RotationProgress, SearchPage, SearchQuery, ShredOutcome};
 
@@ -34,8 +34,9 @@ impl MemoryLog {
         let rotation = events
             .iter()
             .rev()
-            .filter(|e| e.seal_is_valid(chainer.secrets()))
-            .find_map(|e| RotationRecord::parse(e).and_then(|r| r.ok()));
+            .filter(|e| e.code == ROTATION_CODE && e.seal_is_valid(chainer.secrets()))
+            .filter_map(|e| RotationRecord::parse(e).and_then(|r| r.ok()))
+            .find(|r| chainer.secrets().rotates_forward(r.from, r.to));
         let plan = chainer.plan(&head, rotation.as_ref())?;
         let Sealed {
             rotation,
@@ -175,8 +176,8 @@ impl MemoryLog {
             if chain.is_none_or(|c| c == id) {
                 events
                     .iter()
-                    .filter(|e| e.code == SHRED_CODE)
-                    .for_each(|e| verifier.learn_shred(e));
+                    .filter(|e| e.code == SHRED_CODE || e.code == ROTATION_CODE)
+                    .for_each(|e| verifier.learn_record(e));
             }
         }
     }
@@ -185,6 +186,22 @@ impl MemoryLog {
         let mut verifier = self.verifier(chainer, chain);
         self.verify_into(chain, &mut verifier);
         verifier.finish()
+    }
+
+    /// The authentic rotation records of `chain` that rotate forward.
+    pub(crate) fn rotations(
+        &self,
+        chainer: &Chainer,
+        chain: &ChainId,
+    ) -> Vec<(u64, RotationRecord)> {
+        self.chains
+            .get(chain)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.code == ROTATION_CODE && e.seal_is_valid(chainer.secrets()))
+            .filter_map(|e| Some((e.seq, RotationRecord::parse(e)?.ok()?)))
+            .filter(|(_, r)| chainer.secrets().rotates_forward(r.from, r.to))
+            .collect()
     }
 
     pub(crate) fn chains(&self) -> Vec<ChainId> {

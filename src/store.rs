@@ -305,6 +305,9 @@ impl EventStore {
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<SealedEvent>> {
         let chain = chain_id(chain)?;
+        for draft in &drafts {
+            stream_chain::check_not_reserved(draft)?;
+        }
         // The MongoDB log traces its own appends; the memory log's are
         // traced here, once.
         let events = match &self.backend {
@@ -503,12 +506,22 @@ impl EventStore {
             Backend::Mongo(m) => Ok(m.log.reports_of(&id, 1000).await?),
             Backend::Memory(log) => {
                 let chainer = self.chainer();
-                let mut reports = memory(log).reports(&id);
+                let log = memory(log);
+                let superseded = stream_chain::superseded_positions(&log.rotations(&chainer, &id));
+                let mut reports = log.reports(&id);
                 reports.sort_by_key(|r| std::cmp::Reverse(r.to_seq));
                 Ok(reports
                     .into_iter()
                     .map(|r| {
-                        let status = r.checked_status(chainer.secrets());
+                        let mut status = r.checked_status(chainer.secrets());
+                        // Sealed by a secret superseded at or before the
+                        // end of its range: no pod made it.
+                        if superseded
+                            .iter()
+                            .any(|(id, at)| *id == r.secret_id && r.to_seq >= *at)
+                        {
+                            status = ReportStatus::ReportIntegrityFailure;
+                        }
                         (r, status)
                     })
                     .collect())

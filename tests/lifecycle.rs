@@ -482,6 +482,37 @@ async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
     };
     want(&pods[1].verify(Some("ocsp")).await.unwrap());
 
+    // 5. A report forged with the retired S0 over the whole chain (so that
+    // the next reports would skip it): shown as a failure, not used.
+    let clean = stream_store::chain::Verifier::new(SealSecrets::new(secret(S0))).finish();
+    let forged_report = stream_store::chain::IntegrityReport::from_verification(
+        stream_store::chain::ChainId::new("ocsp").unwrap(),
+        1,
+        resealed.seq,
+        &clean,
+        now_ms(),
+        &secret(S0),
+    );
+    t.db.collection::<Document>("integrityReports")
+        .insert_one(stream_store::mongo::report_to_document(&forged_report))
+        .await
+        .unwrap();
+    let reports = pods[0].reports("ocsp").await.unwrap();
+    assert!(reports
+        .iter()
+        .any(|(r, status)| r.secret_id == secret(S0).id()
+            && *status == stream_store::chain::ReportStatus::ReportIntegrityFailure));
+    let next = pods[0]
+        .integrity_report("ocsp", now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next.from_seq, 1,
+        "the forged report is not where the next starts"
+    );
+    assert_ne!(next.status, stream_store::chain::ReportStatus::Verified);
+
     // Offline: each reported at its position too.
     let dump = dir.path().join("attacked.jsonl");
     export(&pods, &["ocsp", "ca"], &dump).await;
@@ -552,6 +583,18 @@ async fn bad_input(log: Log<'_>) {
         "record of the store",
     );
     refused(a.shred("ocsp", 2, None, "x").await, 2, "already erased");
+    // Only the store writes its own records.
+    for code in [
+        stream_store::chain::SHRED_CODE,
+        stream_store::chain::ROTATION_CODE,
+    ] {
+        let fake = EventDraft::new(code, "stream", "pod-0", Status::Success, now)
+            .public("target", "6")
+            .public("key", "subject")
+            .public("reason", "x");
+        let err = a.append("ocsp", fake).await.unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{err}");
+    }
     assert!(matches!(
         a.purge_expired(now + 10 * 60_000).await,
         Err(stream_store::Error::Mongo(

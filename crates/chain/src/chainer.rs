@@ -130,34 +130,65 @@ impl Chainer {
     /// given its last authentic rotation record (none if it has none):
     /// - an empty chain, or one sealed by the current secret: the current;
     /// - a chain sealed by a staged successor of this process's current
-    ///   secret ([`SealSecrets::add_next`]), or that already rotated away
-    ///   from it (it is among the record's `superseded`): the chain's
-    ///   secret (a pod not yet restarted with the new secret as current
-    ///   follows the pods that are, also on a chain one of them started);
-    /// - otherwise the current secret takes over: a rotation record first.
+    ///   secret ([`SealSecrets::add_next`]): that secret (a pod not yet
+    ///   restarted with the new secret as current follows the pods that
+    ///   are, also on a chain one of them started);
+    /// - a chain sealed by a secret held as retired: the current secret
+    ///   takes over with a rotation record first, unless the chain already
+    ///   rotated away from the current secret (refused: the process's
+    ///   configuration is behind).
+    ///
+    /// Never a secret held as retired. A record that rotates down by this
+    /// process's order of secrets is ignored, and an event sealed after the
+    /// last record by a secret it superseded does not move the chain.
     ///
     /// # Errors
     /// [`Error::SecretNotKnown`] when the chain's head is sealed by a secret
-    /// this process does not know: give it as a retired secret.
+    /// this process does not know; [`Error::RotationConflict`] when the
+    /// chain rotated past this process's current secret.
     pub fn plan(&self, head: &Head, last_rotation: Option<&RotationRecord>) -> Result<SealPlan> {
         let current = self.secrets.current().id();
-        let Some(sealed_by) = head.sealed_by.filter(|id| *id != current) else {
+        let Some(mut chain_secret) = head.sealed_by else {
             return Ok(SealPlan::With(current));
         };
-        if self.secrets.get(sealed_by).is_none() {
+        // A record rotating down (by this process's order of secrets) is
+        // no rotation: a holder of a retired secret forged it.
+        let record = last_rotation.filter(|r| self.secrets.rotates_forward(r.from, r.to));
+        // A head sealed by a secret the record superseded was written
+        // after it by a holder of that secret: the chain's secret is the
+        // record's.
+        if let Some(r) = record {
+            if r.superseded.contains(&chain_secret) {
+                chain_secret = r.to;
+            }
+        }
+        if chain_secret == current {
+            return Ok(SealPlan::With(current));
+        }
+        if self.secrets.get(chain_secret).is_none() {
             return Err(Error::SecretNotKnown {
                 chain: head.chain.to_string(),
-                secret: sealed_by,
+                secret: chain_secret,
             });
         }
-        let superseded = last_rotation.map_or(&[][..], |r| r.superseded.as_slice());
-        if superseded.contains(&current) || self.secrets.is_next(sealed_by) {
-            return Ok(SealPlan::With(sealed_by));
+        if self.secrets.is_next(chain_secret) {
+            return Ok(SealPlan::With(chain_secret));
+        }
+        let superseded = record.map_or(&[][..], |r| r.superseded.as_slice());
+        if superseded.contains(&current) {
+            // Never seal with a secret held as retired.
+            return Err(Error::RotationConflict {
+                chain: head.chain.to_string(),
+                current,
+                chain_secret,
+            });
         }
         let mut superseded = superseded.to_vec();
-        superseded.push(sealed_by);
+        if !superseded.contains(&chain_secret) {
+            superseded.push(chain_secret);
+        }
         Ok(SealPlan::Rotate(RotationRecord {
-            from: sealed_by,
+            from: chain_secret,
             to: current,
             superseded,
         }))

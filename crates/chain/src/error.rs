@@ -37,6 +37,17 @@ pub enum Error {
         /// The secret's id.
         secret: crate::SecretId,
     },
+    /// The chain rotated past this process's current secret to one this
+    /// process holds as retired: its configuration is behind or wrong.
+    #[error("chain `{chain}` rotated away from this process's current seal secret {current} to {chain_secret}, which it holds as retired: give the newer secret as current (or staged in EVENT_SEAL_SECRET_NEXT) and verify the chain; nothing was appended")]
+    RotationConflict {
+        /// The chain.
+        chain: String,
+        /// This process's current secret.
+        current: crate::SecretId,
+        /// The chain's secret.
+        chain_secret: crate::SecretId,
+    },
     /// A checkpoint, anchor or report does not carry a valid seal.
     #[error("the {0} is not authentic: its seal does not match (tampered, or sealed with another secret)")]
     NotAuthentic(&'static str),

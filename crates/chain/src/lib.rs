@@ -59,8 +59,8 @@ pub use crate::report::{IntegrityReport, ReportStatus};
 pub use crate::retention::{PurgeScan, PurgeStep};
 pub use crate::secret::{Seal, SealSecret, SealSecrets, SecretId, MIN_SECRET_LEN};
 pub use crate::system::{
-    is_system_record, shred_refusal, RotationRecord, ShredRecord, ROTATION_CODE, SHRED_CODE,
-    SYSTEM_MODULE,
+    check_not_reserved, is_system_record, shred_refusal, superseded_positions, RotationRecord,
+    ShredRecord, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
 pub use crate::verify::{
     ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,

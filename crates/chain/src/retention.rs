@@ -111,6 +111,14 @@ impl<'a> PurgeScan<'a> {
         let below_anchor = self.anchored_at.is_some_and(|at| event.seq < at);
         let expired =
             event.remove_at_ms.is_some_and(|at| at <= self.now_ms) && !is_system_record(event);
+        // An interrupted purge left only what it had decided to purge below
+        // its anchor: anything else there means the anchor is not a purge's
+        // (forged by a holder of a retired secret, say).
+        if below_anchor && !is_head && !(expired || event.is_stub()) {
+            return Err(refuse(
+                "it stands below a retention anchor but has not expired: the anchor is not a purge's",
+            ));
+        }
         let step = match () {
             _ if is_head => PurgeStep::Keep,
             _ if !self.kept && (below_anchor || expired || event.is_stub()) => PurgeStep::Purge,

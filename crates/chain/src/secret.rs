@@ -286,6 +286,25 @@ impl SealSecrets {
         }
     }
 
+    /// Whether a rotation from `from` to `to` goes forward by these
+    /// secrets' order: staged after current after retired. A rotation down
+    /// (from the current or a staged secret to a retired one, or from a
+    /// staged one to the current) is what a holder of a retired secret
+    /// would forge; legitimate history only moves forward.
+    pub fn rotates_forward(&self, from: SecretId, to: SecretId) -> bool {
+        self.rank(to) >= self.rank(from)
+    }
+
+    fn rank(&self, id: SecretId) -> u8 {
+        if self.is_next(id) {
+            2
+        } else if self.current.id() == id {
+            1
+        } else {
+            0
+        }
+    }
+
     /// Whether `id` is a staged successor.
     pub fn is_next(&self, id: SecretId) -> bool {
         self.next.iter().any(|s| s.id() == id)

@@ -178,3 +178,40 @@ pub fn shred_refusal(
     }
     None
 }
+
+/// From a chain's authentic rotation records (with their sequence numbers,
+/// any order): each superseded secret and the first position at which it
+/// was superseded. Anything that secret sealed covering that position or
+/// later (an integrity report, say) was not made by a pod.
+pub fn superseded_positions(records: &[(u64, RotationRecord)]) -> Vec<(SecretId, u64)> {
+    let mut out: Vec<(SecretId, u64)> = Vec::new();
+    for (seq, record) in records {
+        for id in record
+            .superseded
+            .iter()
+            .chain(std::iter::once(&record.from))
+        {
+            match out.iter_mut().find(|(s, _)| s == id) {
+                Some((_, at)) => *at = (*at).min(*seq),
+                None => out.push((*id, *seq)),
+            }
+        }
+    }
+    out
+}
+
+/// Refuses a draft that would pass for a record of the store (module
+/// [`SYSTEM_MODULE`] with a shred or rotation code): only the store writes
+/// those, through its own operations.
+///
+/// # Errors
+/// [`Error::InvalidEvent`](crate::Error::InvalidEvent) naming the code.
+pub fn check_not_reserved(draft: &EventDraft) -> crate::Result<()> {
+    if draft.module == SYSTEM_MODULE && (draft.code == SHRED_CODE || draft.code == ROTATION_CODE) {
+        return Err(crate::Error::InvalidEvent(format!(
+            "module `{SYSTEM_MODULE}` with code `{}` is reserved for the store's own records; use EventStore::shred or a seal-secret rotation",
+            draft.code
+        )));
+    }
+    Ok(())
+}

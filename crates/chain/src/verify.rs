@@ -22,6 +22,11 @@ pub const DEFAULT_WINDOW: usize = 4096;
 /// pod's turn on a shared chain (well under a second) after it was
 /// timestamped. See [`Verifier::with_clock_skew_ms`].
 pub const DEFAULT_CLOCK_SKEW_MS: i64 = 5_000;
+/// How many erased data keys the verifier holds until the end of the input
+/// (a shred record after them may still cover them); beyond, an erased key
+/// is reported at once. Learn the shred records first
+/// ([`Verifier::learn_record`]) to make this exact whatever the input.
+pub const MAX_DEFERRED_ERASURES: usize = 100_000;
 /// Default number of findings kept (all are counted).
 pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
 
@@ -86,6 +91,23 @@ impl FindingKind {
     /// Whether this is only a warning (does not fail verification).
     pub fn is_warning(&self) -> bool {
         matches!(self, FindingKind::TimestampBackwards)
+    }
+
+    /// Whether it breaks the links of the chain (a record that is not the
+    /// authentic event of its position, or a missing one), rather than
+    /// being wrong in what an authentic event says or holds.
+    pub fn breaks_links(&self) -> bool {
+        !matches!(
+            self,
+            FindingKind::TimestampBackwards
+                | FindingKind::Stripped(_)
+                | FindingKind::RetiredSecret
+                | FindingKind::UnannouncedSecret
+                | FindingKind::BadRotation(_)
+                | FindingKind::KeyErased(_)
+                | FindingKind::Unshredded(_)
+                | FindingKind::Undecryptable(_)
+        )
     }
 
     /// A short stable name (`modified`, `gap`, ...).
@@ -196,6 +218,8 @@ struct Link {
     secret_id: SecretId,
     /// Format 2 or later: a change of secret needs a rotation record.
     announced: bool,
+    /// A stub no valid purge explains.
+    stripped: bool,
     rotation: Option<Box<Result<RotationRecord, String>>>,
     /// The predecessor's seal vouched for by a valid retention anchor on
     /// this record: what was before may have been purged.
@@ -231,6 +255,7 @@ impl ChainState {
             checkpoint_reached: false,
             secret: None,
             superseded: HashSet::new(),
+            announced: false,
             summary: ChainSummary {
                 chain,
                 events: 0,
@@ -262,6 +287,8 @@ struct ChainState {
     /// The secret sealing the chain at this point, and those superseded.
     secret: Option<SecretId>,
     superseded: HashSet<SecretId>,
+    /// A format 2 event was seen: format 1 may no longer follow.
+    announced: bool,
     summary: ChainSummary,
 }
 
@@ -354,6 +381,8 @@ pub struct Verifier {
     keys: Option<Chainer>,
     /// Detail keys shred records cover, by chain and target.
     shredded: HashMap<(ChainId, u64), HashSet<String>>,
+    /// Rotation records learned ahead, by chain: (seq, record).
+    rotations: HashMap<ChainId, Vec<(u64, RotationRecord)>>,
     /// Data keys found missing, to be covered by a shred record by the end.
     erased: Vec<(ChainId, u64, String)>,
     findings: Vec<Finding>,
@@ -386,6 +415,7 @@ impl Verifier {
             now_ms: None,
             keys: None,
             shredded: HashMap::new(),
+            rotations: HashMap::new(),
             erased: Vec::new(),
             findings: Vec::new(),
             total_findings: 0,
@@ -445,6 +475,42 @@ impl Verifier {
         }
     }
 
+    /// Learns a record of the store ahead of the chain (a first pass over
+    /// the input, or a query for them): a shred record (see
+    /// [`Verifier::learn_shred`]) or a rotation record, so that a
+    /// verification starting inside a chain (at a checkpoint, for a report
+    /// over a range) still knows which secrets were superseded before its
+    /// start. Anything else, or anything not authentic, is ignored.
+    pub fn learn_record(&mut self, event: &SealedEvent) {
+        if let Some(Ok(record)) = RotationRecord::parse(event) {
+            if event.seal_is_valid(&self.secrets) {
+                self.rotations
+                    .entry(event.chain.clone())
+                    .or_default()
+                    .push((event.seq, record));
+            }
+        } else {
+            self.learn_shred(event);
+        }
+    }
+
+    /// Applies the learned rotation records before `seq`, in chain order,
+    /// to a chain starting there (those at or after `seq` are met in the
+    /// input).
+    fn seed_rotations(&mut self, chain: &ChainId, seq: u64) {
+        let Some(mut records) = self.rotations.get(chain).cloned() else {
+            return;
+        };
+        records.sort_by_key(|(at, _)| *at);
+        let secrets = self.secrets.clone();
+        let state = self.state(chain);
+        for (_, record) in records.iter().filter(|(at, _)| *at < seq) {
+            if rotation_refusal(state, record, &secrets).is_none() {
+                apply_rotation(state, record);
+            }
+        }
+    }
+
     /// Learns `event` if it is a shred record (its seal already checked);
     /// a malformed one is reported (a pod wrote it: it covers nothing).
     fn learn_authentic_shred(&mut self, event: &SealedEvent) {
@@ -488,10 +554,13 @@ impl Verifier {
             any = true;
             let shredded = self.is_shredded(&event.chain, event.seq, &detail.key);
             match wrapped_dek {
-                None if !shredded => {
+                // Deferred, so that a shred record later in the input covers
+                // it; bounded: beyond the cap, reported at once.
+                None if !shredded && self.erased.len() < MAX_DEFERRED_ERASURES => {
                     self.erased
                         .push((event.chain.clone(), event.seq, detail.key.clone()));
                 }
+                None if !shredded => findings.push(FindingKind::KeyErased(detail.key.clone())),
                 Some(_) if shredded => findings.push(FindingKind::Unshredded(detail.key.clone())),
                 _ => {}
             }
@@ -543,7 +612,9 @@ impl Verifier {
                 state.summary.warnings += 1;
             } else {
                 state.summary.errors += 1;
-                state.unbroken = false;
+                if kind.breaks_links() {
+                    state.unbroken = false;
+                }
             }
         }
         if self.findings.len() < self.max_findings {
@@ -566,6 +637,7 @@ impl Verifier {
                     timestamp_ms: i64::MIN,
                     secret_id: SecretId([0; 8]),
                     announced: false,
+                    stripped: false,
                     rotation: None,
                     anchor: None,
                 };
@@ -602,6 +674,7 @@ impl Verifier {
         };
         let authentic = auth == Auth::Authentic;
         let mut rotation = None;
+        let mut stripped = false;
         if authentic {
             if let Some(mark) = &event.purged {
                 let skew = self.clock_skew_ms;
@@ -619,6 +692,7 @@ impl Verifier {
                 self.ensure_chain(&event.chain);
                 self.state(&event.chain).summary.stubs += 1;
                 if let Err(why) = checked {
+                    stripped = true;
                     self.record(
                         Some(event.chain.clone()),
                         Some(event.seq),
@@ -655,6 +729,7 @@ impl Verifier {
             timestamp_ms: event.timestamp_ms,
             secret_id: event.secret_id,
             announced: event.version >= FORMAT_VERSION,
+            stripped,
             rotation,
             anchor,
         };
@@ -784,6 +859,7 @@ impl Verifier {
     }
 
     fn start(&mut self, chain: &ChainId, seq: u64, trusted: bool) {
+        self.seed_rotations(chain, seq);
         let state = self.state(chain);
         state.next = seq;
         if trusted {
@@ -826,7 +902,11 @@ impl Verifier {
         let mut findings: Vec<FindingKind> = Vec::new();
         let window = self.window;
         let skew = self.clock_skew_ms;
-        let state = self.state(chain);
+        let (checkpoints, secrets) = (&self.checkpoints, &self.secrets);
+        let state = self
+            .chains
+            .entry(chain.clone())
+            .or_insert_with(|| ChainState::new(chain.clone(), checkpoints.get(chain).cloned()));
         // Choose the event that stands at this position: an authentic one
         // linking to the known predecessor, else any authentic one, else
         // the first.
@@ -863,7 +943,7 @@ impl Verifier {
             });
         }
         if primary_authentic {
-            check_secret(state, primary, &mut findings);
+            check_secret(state, primary, secrets, &mut findings);
             if let Some(last) = state.last_ts {
                 if primary.timestamp_ms < last.saturating_sub(skew) {
                     findings.push(FindingKind::TimestampBackwards);
@@ -971,25 +1051,35 @@ impl Verifier {
 /// The seal-secret rules, in chain order: a rotation record moves the chain
 /// to its secret; a superseded secret may not seal after it; a format 2
 /// event is sealed by the chain's secret.
-fn check_secret(state: &mut ChainState, link: &Link, findings: &mut Vec<FindingKind>) {
+fn check_secret(
+    state: &mut ChainState,
+    link: &Link,
+    secrets: &SealSecrets,
+    findings: &mut Vec<FindingKind>,
+) {
     let secret = link.secret_id;
+    if link.stripped {
+        // A stub that no purge explains may have been a rotation record:
+        // the chain's secret is unknown until the next event says it.
+        state.secret = None;
+        return;
+    }
+    if link.announced {
+        state.announced = true;
+    } else if state.announced {
+        findings.push(FindingKind::Malformed(
+            "a format 1 event after format 2 events of the chain".into(),
+        ));
+        return;
+    }
     match link.rotation.as_deref() {
         Some(Ok(record)) => {
-            if state.secret.is_some_and(|s| s != record.from) {
-                findings.push(FindingKind::BadRotation(format!(
-                    "it rotates from {} but the chain is sealed by {}",
-                    record.from,
-                    state.secret.map_or_else(String::new, |s| s.to_string())
-                )));
-            } else if state.superseded.contains(&record.to) {
-                findings.push(FindingKind::BadRotation(format!(
-                    "it brings back {}, which the chain had rotated away from",
-                    record.to
-                )));
+            if let Some(why) = rotation_refusal(state, record, secrets) {
+                // Not applied: a refused record does not move the chain.
+                findings.push(FindingKind::BadRotation(why));
+            } else if state.secret != Some(record.to) {
+                apply_rotation(state, record);
             }
-            state.superseded.extend(record.superseded.iter().copied());
-            state.superseded.insert(record.from);
-            state.secret = Some(record.to);
             return;
         }
         Some(Err(why)) => findings.push(FindingKind::BadRotation(why.clone())),
@@ -1004,6 +1094,44 @@ fn check_secret(state: &mut ChainState, link: &Link, findings: &mut Vec<FindingK
     } else {
         state.secret = Some(secret);
     }
+}
+
+/// Why a well-formed, authentic rotation record does not follow the
+/// chain's secrets, if it does not. A record re-asserting the chain's
+/// secret (sealed by it) is accepted and changes nothing.
+fn rotation_refusal(
+    state: &ChainState,
+    record: &RotationRecord,
+    secrets: &SealSecrets,
+) -> Option<String> {
+    if state.secret == Some(record.to) {
+        return None;
+    }
+    if let Some(chain) = state.secret.filter(|s| *s != record.from) {
+        return Some(format!(
+            "it rotates from {} but the chain is sealed by {chain}",
+            record.from
+        ));
+    }
+    if state.superseded.contains(&record.to) {
+        return Some(format!(
+            "it brings back {}, which the chain had rotated away from",
+            record.to
+        ));
+    }
+    if !secrets.rotates_forward(record.from, record.to) {
+        return Some(format!(
+            "it rotates from {} down to {}, which this verifier holds as older (give the secrets newest first)",
+            record.from, record.to
+        ));
+    }
+    None
+}
+
+fn apply_rotation(state: &mut ChainState, record: &RotationRecord) {
+    state.superseded.extend(record.superseded.iter().copied());
+    state.superseded.insert(record.from);
+    state.secret = Some(record.to);
 }
 
 /// Whether a chain may start at `seq` with these events: genesis, a valid

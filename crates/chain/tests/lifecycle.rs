@@ -1078,9 +1078,10 @@ impl Pods {
                 None,
             ),
             c: Chainer::new(SealSecrets::new(s0.clone()), None),
-            auditor: SealSecrets::new(s1.clone())
-                .with_retired(s0.clone())
-                .with_retired(s2.clone()),
+            // Newest first: S2 (the next rotation of some tests), S1, S0.
+            auditor: SealSecrets::new(s2.clone())
+                .with_retired(s1.clone())
+                .with_retired(s0.clone()),
             s0,
             s1,
             s2,
@@ -1916,5 +1917,205 @@ fn a_purge_refuses_a_stub_dated_after_it() {
     assert!(
         matches!(&refused, Some(Error::PurgeRefused { seq: 2, reason, .. }) if reason.contains("dated after")),
         "{refused:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 7. A holder of a retired secret (the adversarial review of format 2)
+// ---------------------------------------------------------------------------
+
+/// What a holder of S0 seals at `head`: the draft, sealed by S0 whatever
+/// the chain says.
+fn forge(pods: &Pods, head: &mut Head, draft: &EventDraft) -> SealedEvent {
+    Chainer::new(SealSecrets::new(pods.s0.clone()), None)
+        .seal(head, draft)
+        .unwrap()
+}
+
+fn rotation_draft(from: &SealSecret, to: &SealSecret, superseded: &[&SealSecret]) -> EventDraft {
+    RotationRecord {
+        from: from.id(),
+        to: to.id(),
+        superseded: superseded.iter().map(|s| s.id()).collect(),
+    }
+    .draft("intruder", T0 + 90)
+}
+
+#[test]
+fn a_retired_secret_cannot_take_over_a_chain_born_on_its_successor() {
+    let pods = Pods::new();
+    let after = pods.a.secrets().clone(); // S1 current, S0 retired
+    let mut head = Head::genesis(chain_id("main"));
+    let mut events = Vec::new();
+    for k in 0..3 {
+        append(&pods.a, &mut head, None, &mut events, T0 + k);
+    }
+    // S1 -> S0, sealed by S0, then events sealed by S0.
+    let r = head.next_seq;
+    let record = forge(
+        &pods,
+        &mut head,
+        &rotation_draft(&pods.s1, &pods.s0, &[&pods.s1]),
+    );
+    events.push(record.clone());
+    events.push(forge(&pods, &mut head, &pod_draft(9, 1, T0 + 91)));
+    let report = verify_with(&after, &events);
+    assert_eq!(
+        found(&report),
+        rows(
+            "main",
+            &[(r, "bad_rotation"), (r + 1, "unannounced_secret")]
+        ),
+        "{}",
+        describe(&report)
+    );
+    assert!(message_at(&report, r, "bad_rotation").contains("down to"));
+    // An honest pod given that record as the last one never seals with S0:
+    // it takes the chain back to S1, which the verifier accepts.
+    let parsed = RotationRecord::parse(&record).unwrap().unwrap();
+    let done = append(&pods.a, &mut head, Some(&parsed), &mut events, T0 + 92);
+    assert!(
+        matches!(&done.plan, SealPlan::Rotate(r) if r.to == pods.s1.id()),
+        "{:?}",
+        done.plan
+    );
+    append(&pods.a, &mut head, None, &mut events, T0 + 93);
+    let report = verify_with(&after, &events);
+    assert_eq!(
+        report.errors,
+        2,
+        "only the forgeries: {}",
+        describe(&report)
+    );
+    assert!(events.last().unwrap().secret_id == pods.s1.id());
+}
+
+#[test]
+fn a_format_1_event_after_format_2_events_is_malformed() {
+    let pods = Pods::new();
+    let after = pods.a.secrets().clone();
+    let mut head = Head::genesis(chain_id("main"));
+    let mut events = Vec::new();
+    append(&pods.a, &mut head, None, &mut events, T0);
+    let seq = head.next_seq;
+    let mut legacy = forge(&pods, &mut head, &pod_draft(9, 1, T0 + 1));
+    legacy.version = stream_chain::LEGACY_FORMAT_VERSION;
+    legacy.seal = legacy.compute_seal(&pods.s0);
+    events.push(legacy);
+    let report = verify_with(&after, &events);
+    assert_eq!(
+        found(&report),
+        rows("main", &[(seq, "malformed")]),
+        "{}",
+        describe(&report)
+    );
+}
+
+#[test]
+fn after_a_forged_back_rotation_or_event_the_pods_keep_the_new_secret() {
+    let pods = Pods::new();
+    let (events, head, record, _) = rollout(&pods);
+    // A back-rotation S1 -> S0 (sealed by S0), or one event sealed by S0.
+    for forged in [
+        rotation_draft(&pods.s1, &pods.s0, &[&pods.s1]),
+        pod_draft(9, 7, T0 + 90),
+    ] {
+        let mut events = events.clone();
+        let mut head = head.clone();
+        let at = head.next_seq;
+        events.push(forge(&pods, &mut head, &forged));
+        // The last valid rotation record is S0 -> S1: A seals with S1, B
+        // (S0 current, S1 staged) follows S1.
+        for pod in [&pods.a, &pods.b] {
+            let done = append(pod, &mut head, Some(&record), &mut events, T0 + 95);
+            assert_eq!(done.plan, SealPlan::With(pods.s1.id()));
+        }
+        let report = verify_with(&pods.a.secrets().clone(), &events);
+        assert_eq!(report.errors, 1, "only the forgery: {}", describe(&report));
+        assert_eq!(report.first_error().and_then(|f| f.seq), Some(at));
+        // Given the forged record itself as the last one (a planner that
+        // did not filter it), A still never seals with S0.
+        if let Some(Ok(back)) = RotationRecord::parse(&events[at as usize - 1]) {
+            let plan = pods.a.plan(&head, Some(&back)).unwrap();
+            assert_eq!(plan, SealPlan::With(pods.s1.id()));
+        }
+    }
+}
+
+#[test]
+fn a_forged_anchor_does_not_make_the_purge_delete_unexpired_events() {
+    let pods = Pods::new();
+    let (events, _, _, _) = rollout(&pods);
+    // A holder of S0 anchors event 6: events 1..=5 (none expired, the
+    // rotation record among them) would go.
+    let mut forged = events.clone();
+    forged[5].anchor = Some(Anchor::new(&forged[5], NOW, &pods.s0));
+    let secrets = pods.a.secrets().clone();
+    let mut scan = PurgeScan::new(&secrets, NOW).resuming_below(6);
+    let refused = forged
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| scan.step(e, i + 1 == forged.len()).err());
+    assert!(
+        matches!(&refused, Some(Error::PurgeRefused { seq: 1, reason, .. }) if reason.contains("not a purge's")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_verification_starting_inside_a_chain_knows_the_secrets_superseded_before() {
+    let pods = Pods::new();
+    let (mut events, mut head, _, _) = rollout(&pods);
+    let at = head.next_seq;
+    events.push(forge(&pods, &mut head, &pod_draft(9, 8, T0 + 90)));
+    let secrets = pods.a.secrets().clone();
+    // From the checkpoint at the head (#8) on, with the records learned
+    // first: the S0 event after the rotation (#4) is a retired secret.
+    let checkpoint = {
+        let report = verify_with(&secrets, &events[..8]);
+        stream_chain::Checkpoint::from_summary(&report.chains[0], &pods.s1).unwrap()
+    };
+    let mut verifier = Verifier::new(secrets.clone());
+    verifier.trust_checkpoint(checkpoint.clone()).unwrap();
+    events.iter().for_each(|e| verifier.learn_record(e));
+    let report = verify(verifier, &events[8..]);
+    assert_eq!(
+        found(&report),
+        rows("main", &[(at, "retired_secret")]),
+        "{}",
+        describe(&report)
+    );
+    // Without them, starting right at the forgery, it could not know.
+    let mut blind = Verifier::new(secrets);
+    blind.trust_checkpoint(checkpoint).unwrap();
+    assert_eq!(verify(blind, &events[8..]).errors, 0);
+}
+
+#[test]
+fn a_stripped_rotation_record_moves_no_finding_onto_genuine_events() {
+    let pods = Pods::new();
+    let (mut events, mut head, _, at) = rollout(&pods);
+    // The rotation record (#4) stripped, a bogus mark on its true digest.
+    let digest = events[at as usize - 1].content_digest();
+    strip_with(
+        &mut events[at as usize - 1],
+        PurgeMark {
+            digest,
+            purged_ms: NOW,
+            secret_id: pods.s1.id(),
+            seal: Seal([7; 32]),
+        },
+    );
+    let forged_at = head.next_seq;
+    events.push(forge(&pods, &mut head, &pod_draft(9, 8, T0 + 90)));
+    let report = verify_with(&pods.a.secrets().clone(), &events);
+    assert_eq!(
+        found(&report),
+        rows(
+            "main",
+            &[(at, "stripped"), (forged_at, "unannounced_secret")]
+        ),
+        "{}",
+        describe(&report)
     );
 }

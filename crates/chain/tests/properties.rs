@@ -515,7 +515,12 @@ proptest! {
         for _ in 0..extra {
             ts += rng.below(100) as i64;
             let (draft, _) = common::draft(&mut rng, ts, &[]);
-            more.push(fx.chainer.seal(&mut head, &draft).unwrap());
+            // As a store appends: a rotation record first if the chain
+            // is still sealed by the old secret.
+            let plan = fx.chainer.plan(&head, None).unwrap();
+            let sealed = fx.chainer.seal_planned(&mut head, std::slice::from_ref(&draft), &plan).unwrap();
+            more.extend(sealed.rotation);
+            more.extend(sealed.events);
         }
         let mut extended = fx.events.clone();
         extended.extend(more.iter().cloned());

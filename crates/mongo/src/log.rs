@@ -12,10 +12,10 @@ use mongodb::options::{CollectionOptions, IndexOptions, ReadConcern, WriteConcer
 use mongodb::{Collection, Database, IndexModel};
 use rand::Rng as _;
 use stream_chain::{
-    shred_refusal, Anchor, ChainId, Chainer, Checkpoint, DetailValue, EventDraft, Head,
-    IntegrityReport, PurgeScan, PurgeStep, ReportStatus, RotationRecord, Seal, SealPlan, Sealed,
-    SealedEvent, SensitiveValue, ShredRecord, Status, Verifier, VerifyReport, ROTATION_CODE,
-    SHRED_CODE, SYSTEM_MODULE,
+    check_not_reserved, shred_refusal, superseded_positions, Anchor, ChainId, Chainer, Checkpoint,
+    DetailValue, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, ReportStatus,
+    RotationRecord, Seal, SealPlan, Sealed, SealedEvent, SensitiveValue, ShredRecord, Status,
+    Verifier, VerifyReport, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
 use tokio::sync::oneshot;
 
@@ -482,6 +482,19 @@ impl EventLog {
         chain: &ChainId,
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<SealedEvent>> {
+        for draft in &drafts {
+            check_not_reserved(draft)?;
+        }
+        self.append_records(chain, drafts).await
+    }
+
+    /// [`EventLog::append_batch`] without the check that no draft passes
+    /// for a record of the store: for the store's own records.
+    async fn append_records(
+        &self,
+        chain: &ChainId,
+        drafts: Vec<EventDraft>,
+    ) -> Result<Vec<SealedEvent>> {
         if drafts.is_empty() {
             return Ok(Vec::new());
         }
@@ -862,7 +875,11 @@ impl EventLog {
             };
             if event.seal_is_valid(chainer.secrets()) {
                 if let Some(Ok(record)) = RotationRecord::parse(&event) {
-                    return Ok(Some(record));
+                    // A record rotating down was forged by a holder of a
+                    // retired secret: the one before it counts.
+                    if chainer.secrets().rotates_forward(record.from, record.to) {
+                        return Ok(Some(record));
+                    }
                 }
             }
         }
@@ -1450,7 +1467,9 @@ impl EventLog {
         chain: &ChainId,
         limit: i64,
     ) -> Result<Vec<(IntegrityReport, ReportStatus)>> {
-        let secrets = self.chainer().secrets().clone();
+        let chainer = self.chainer();
+        let secrets = chainer.secrets().clone();
+        let superseded = superseded_positions(&self.rotations(chain, &chainer).await?);
         let mut cursor = self
             .reports
             .find(doc! {"chain": chain.as_str()})
@@ -1461,7 +1480,15 @@ impl EventLog {
         while let Some(d) = cursor.try_next().await? {
             match report_from_document(&d) {
                 Ok(report) => {
-                    let status = report.checked_status(&secrets);
+                    let mut status = report.checked_status(&secrets);
+                    // Sealed by a secret superseded at or before the end
+                    // of its range: no pod made it.
+                    if superseded
+                        .iter()
+                        .any(|(id, at)| *id == report.secret_id && report.to_seq >= *at)
+                    {
+                        status = ReportStatus::ReportIntegrityFailure;
+                    }
                     out.push((report, status));
                 }
                 Err(reason) => {
@@ -1542,11 +1569,13 @@ impl EventLog {
         let mut first = None;
         let mut keep: Option<SealedEvent> = None;
         let mut stubs = Vec::new();
+        let mut prefix = Vec::new();
         while let Some(d) = cursor.try_next().await? {
             let event = event_from_document(&d)?;
             first.get_or_insert(event.seq);
             match scan.step(&event, event.seq >= head.seq)? {
                 PurgeStep::Keep if keep.is_none() => keep = Some(event),
+                PurgeStep::Purge => prefix.push((event.seq, event.seal)),
                 PurgeStep::Stub => {
                     // Only what the update needs: a long chain of expired
                     // events is not held in memory.
@@ -1588,10 +1617,12 @@ impl EventLog {
                     doc! {"$set": {"anchor": anchor_to_document(&anchor)}},
                 )
                 .await?;
-            for seq in first..keep.seq {
+            // What was verified, in ascending order, each conditioned on
+            // the seal read.
+            for (seq, seal) in prefix.into_iter().filter(|(seq, _)| *seq < keep.seq) {
                 outcome.deleted += self
                     .events
-                    .delete_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq)})
+                    .delete_one(doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq), "seal": binary(&seal.0)})
                     .await?
                     .deleted_count;
             }
@@ -1750,8 +1781,10 @@ impl EventLog {
                 keys: unrecorded,
                 reason: reason.to_owned(),
             };
-            let sealed = self.append(chain, record.draft(node, now_ms)).await?;
-            Some(sealed.seq)
+            let sealed = self
+                .append_records(chain, vec![record.draft(node, now_ms)])
+                .await?;
+            sealed.last().map(|e| e.seq)
         };
         let mut filter =
             doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq), "seal": binary(&event.seal.0)};
@@ -1811,6 +1844,33 @@ impl EventLog {
         Ok(keys)
     }
 
+    /// The authentic rotation records of `chain` that rotate forward, with
+    /// their sequence numbers.
+    pub async fn rotations(
+        &self,
+        chain: &ChainId,
+        chainer: &Chainer,
+    ) -> Result<Vec<(u64, RotationRecord)>> {
+        let mut cursor = self
+            .events
+            .find(doc! {"chain": chain.as_str(), "code": ROTATION_CODE, "module": SYSTEM_MODULE})
+            .await?;
+        let mut out = Vec::new();
+        while let Some(d) = cursor.try_next().await? {
+            let Ok(event) = event_from_document(&d) else {
+                continue;
+            };
+            if event.seal_is_valid(chainer.secrets()) {
+                if let Some(Ok(record)) = RotationRecord::parse(&event) {
+                    if chainer.secrets().rotates_forward(record.from, record.to) {
+                        out.push((event.seq, record));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Teaches `verifier` the shred records stored (of `chain`, or all):
     /// the first pass that lets it report a shredded key restored.
     pub async fn learn_shreds(
@@ -1818,14 +1878,14 @@ impl EventLog {
         chain: Option<&ChainId>,
         verifier: &mut Verifier,
     ) -> Result<()> {
-        let mut filter = doc! {"code": SHRED_CODE};
+        let mut filter = doc! {"code": {"$in": [SHRED_CODE, ROTATION_CODE]}};
         if let Some(chain) = chain {
             filter.insert("chain", chain.as_str());
         }
         let mut cursor = self.events.find(filter).await?;
         while let Some(d) = cursor.try_next().await? {
             if let Ok(event) = event_from_document(&d) {
-                verifier.learn_shred(&event);
+                verifier.learn_record(&event);
             }
         }
         Ok(())
