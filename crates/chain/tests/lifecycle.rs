@@ -2119,3 +2119,29 @@ fn a_stripped_rotation_record_moves_no_finding_onto_genuine_events() {
         describe(&report)
     );
 }
+
+#[test]
+fn a_finding_after_an_interrupted_purge_does_not_make_its_prefix_a_gap() {
+    // An interrupted purge: events 1 and 2 deleted, 3 and 4 still stored
+    // below the anchor on 5; a stripped stub at 7 (a finding of its own,
+    // not a broken link).
+    let secrets = SealSecrets::new(secret(0));
+    let chainer = Chainer::new(secrets.clone(), None);
+    let mut head = Head::genesis(chain_id("main"));
+    let mut events: Vec<SealedEvent> = (0..8)
+        .map(|i| {
+            let mut draft = pod_draft(0, i, T0 + i as i64);
+            draft.remove_at_ms = Some(NOW + 1);
+            chainer.seal(&mut head, &draft).unwrap()
+        })
+        .collect();
+    events[4].anchor = Some(Anchor::new(&events[4], NOW, secrets.current()));
+    forge_stub(&mut events[6], NOW - 1, secrets.current()); // before removeAt
+    let report = verify_with(&secrets, &events[2..]);
+    assert_eq!(
+        found(&report),
+        rows("main", &[(7, "stripped")]),
+        "{}",
+        describe(&report)
+    );
+}
