@@ -34,9 +34,8 @@ impl MemoryLog {
         let rotation = events
             .iter()
             .rev()
-            .filter(|e| e.code == ROTATION_CODE && e.seal_is_valid(chainer.secrets()))
-            .filter_map(|e| RotationRecord::parse(e).and_then(|r| r.ok()))
-            .find(|r| chainer.secrets().rotates_forward(r.from, r.to));
+            .filter(|e| e.code == ROTATION_CODE)
+            .find_map(|e| RotationRecord::authentic(e, chainer.secrets()));
         let plan = chainer.plan(&head, rotation.as_ref())?;
         let Sealed {
             rotation,
@@ -80,21 +79,12 @@ impl MemoryLog {
             .filter(|r| r.target == seq)
             .flat_map(|r| r.keys)
             .collect();
-        let unrecorded: Vec<String> = wanted
-            .iter()
-            .filter(|k| !covered.contains(*k))
-            .cloned()
-            .collect();
-        let record_seq = if unrecorded.is_empty() {
-            None
-        } else {
-            let record = ShredRecord {
-                target: seq,
-                keys: unrecorded,
-                reason: reason.to_owned(),
-            };
-            let sealed = self.append(chainer, chain, &[draft_of(record)])?;
-            sealed.last().map(|e| e.seq)
+        let record_seq = match ShredRecord::for_keys(seq, &wanted, &covered, reason) {
+            Some(record) => {
+                let sealed = self.append(chainer, chain, &[draft_of(record)])?;
+                sealed.last().map(|e| e.seq)
+            }
+            None => None,
         };
         if let Some(event) = self.get_mut(chain, seq) {
             for k in &wanted {
@@ -198,9 +188,8 @@ impl MemoryLog {
             .get(chain)
             .into_iter()
             .flatten()
-            .filter(|e| e.code == ROTATION_CODE && e.seal_is_valid(chainer.secrets()))
-            .filter_map(|e| Some((e.seq, RotationRecord::parse(e)?.ok()?)))
-            .filter(|(_, r)| chainer.secrets().rotates_forward(r.from, r.to))
+            .filter(|e| e.code == ROTATION_CODE)
+            .filter_map(|e| Some((e.seq, RotationRecord::authentic(e, chainer.secrets())?)))
             .collect()
     }
 

@@ -30,6 +30,27 @@ pub struct ShredRecord {
 }
 
 impl ShredRecord {
+    /// The record a shred of `wanted` (the data keys of `target` to erase)
+    /// writes, given the keys earlier records already cover (`covered`):
+    /// `None` when they cover all (an interrupted shred finishing).
+    pub fn for_keys(
+        target: u64,
+        wanted: &[String],
+        covered: &[String],
+        reason: &str,
+    ) -> Option<ShredRecord> {
+        let keys: Vec<String> = wanted
+            .iter()
+            .filter(|k| !covered.contains(*k))
+            .cloned()
+            .collect();
+        (!keys.is_empty()).then(|| ShredRecord {
+            target,
+            keys,
+            reason: reason.to_owned(),
+        })
+    }
+
     /// The draft of the record (timestamped `now_ms`, from `node`).
     pub fn draft(&self, node: &str, now_ms: i64) -> EventDraft {
         let mut draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, node, Status::Success, now_ms)
@@ -87,6 +108,15 @@ pub struct RotationRecord {
 }
 
 impl RotationRecord {
+    /// The record `event` is, if it is an authentic, well-formed rotation
+    /// record that rotates forward by `secrets`' order (one rotating down
+    /// was forged by a holder of a retired secret).
+    pub fn authentic(event: &SealedEvent, secrets: &crate::SealSecrets) -> Option<RotationRecord> {
+        let record = RotationRecord::parse(event)?.ok()?;
+        (secrets.rotates_forward(record.from, record.to) && event.seal_is_valid(secrets))
+            .then_some(record)
+    }
+
     /// The draft of the record (timestamped `now_ms`, from `node`).
     pub fn draft(&self, node: &str, now_ms: i64) -> EventDraft {
         let superseded: Vec<String> = self.superseded.iter().map(SecretId::to_hex).collect();

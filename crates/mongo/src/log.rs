@@ -873,14 +873,10 @@ impl EventLog {
             let Ok(event) = event_from_document(&d) else {
                 continue;
             };
-            if event.seal_is_valid(chainer.secrets()) {
-                if let Some(Ok(record)) = RotationRecord::parse(&event) {
-                    // A record rotating down was forged by a holder of a
-                    // retired secret: the one before it counts.
-                    if chainer.secrets().rotates_forward(record.from, record.to) {
-                        return Ok(Some(record));
-                    }
-                }
+            // A forged record (one rotating down, say) is skipped: the one
+            // before it counts.
+            if let Some(record) = RotationRecord::authentic(&event, chainer.secrets()) {
+                return Ok(Some(record));
             }
         }
         Ok(None)
@@ -1768,23 +1764,14 @@ impl EventLog {
         };
         let covered = self.shredded_keys(chain, seq, &chainer).await?;
         let wanted = event.shreddable_keys(key);
-        let unrecorded: Vec<String> = wanted
-            .iter()
-            .filter(|k| !covered.contains(*k))
-            .cloned()
-            .collect();
-        let record_seq = if unrecorded.is_empty() {
-            None
-        } else {
-            let record = ShredRecord {
-                target: seq,
-                keys: unrecorded,
-                reason: reason.to_owned(),
-            };
+        let record_seq = if let Some(record) = ShredRecord::for_keys(seq, &wanted, &covered, reason)
+        {
             let sealed = self
                 .append_records(chain, vec![record.draft(node, now_ms)])
                 .await?;
             sealed.last().map(|e| e.seq)
+        } else {
+            None
         };
         let mut filter =
             doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq), "seal": binary(&event.seal.0)};
@@ -1860,12 +1847,8 @@ impl EventLog {
             let Ok(event) = event_from_document(&d) else {
                 continue;
             };
-            if event.seal_is_valid(chainer.secrets()) {
-                if let Some(Ok(record)) = RotationRecord::parse(&event) {
-                    if chainer.secrets().rotates_forward(record.from, record.to) {
-                        out.push((event.seq, record));
-                    }
-                }
+            if let Some(record) = RotationRecord::authentic(&event, chainer.secrets()) {
+                out.push((event.seq, record));
             }
         }
         Ok(out)
