@@ -305,14 +305,14 @@ impl EventStore {
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<SealedEvent>> {
         let chain = chain_id(chain)?;
-        for draft in &drafts {
-            stream_chain::check_not_reserved(draft)?;
-        }
-        // The MongoDB log traces its own appends; the memory log's are
-        // traced here, once.
+        // The MongoDB log checks and traces its own appends; the memory
+        // log's are checked and traced here, once.
         let events = match &self.backend {
             Backend::Mongo(m) => m.log.append_batch(&chain, drafts).await?,
             Backend::Memory(log) => {
+                for draft in &drafts {
+                    stream_chain::check_not_reserved(draft)?;
+                }
                 let started = Instant::now();
                 let events = memory(log).append(&self.chainer(), &chain, &drafts)?;
                 tracing::debug!(
@@ -648,12 +648,17 @@ impl EventStore {
         self.set_keyset(keyset)
     }
 
-    fn set_keyset(&self, keyset: Keyset) -> Result<()> {
-        let chainer = chainer_for(Some(&keyset), self.chainer().secrets().clone())?;
+    /// Seals and decrypts with `chainer` from now on (the MongoDB log too).
+    fn use_chainer(&self, chainer: Chainer) {
         if let Backend::Mongo(m) = &self.backend {
             m.log.set_chainer(chainer.clone());
         }
         *write(&self.chainer) = chainer;
+    }
+
+    fn set_keyset(&self, keyset: Keyset) -> Result<()> {
+        let chainer = chainer_for(Some(&keyset), self.chainer().secrets().clone())?;
+        self.use_chainer(chainer);
         *write(&self.keyset) = Some(keyset);
         Ok(())
     }
@@ -683,10 +688,7 @@ impl EventStore {
             }
         };
         drop(guard);
-        if let Backend::Mongo(m) = &self.backend {
-            m.log.set_chainer(chainer.clone());
-        }
-        *write(&self.chainer) = chainer;
+        self.use_chainer(chainer);
         Ok(())
     }
 
@@ -733,10 +735,7 @@ impl EventStore {
         let mut secrets = current.secrets().clone();
         secrets.rotate(secret);
         let chainer = chainer_for(read(&self.keyset).as_ref(), secrets)?;
-        if let Backend::Mongo(m) = &self.backend {
-            m.log.set_chainer(chainer.clone());
-        }
-        *write(&self.chainer) = chainer;
+        self.use_chainer(chainer);
         Ok(())
     }
 }

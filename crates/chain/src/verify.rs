@@ -467,12 +467,17 @@ impl Verifier {
     pub fn learn_shred(&mut self, event: &SealedEvent) {
         if let Some(Ok(record)) = ShredRecord::parse(event) {
             if event.seal_is_valid(&self.secrets) {
-                self.shredded
-                    .entry((event.chain.clone(), record.target))
-                    .or_default()
-                    .extend(record.keys);
+                self.cover(&event.chain, record);
             }
         }
+    }
+
+    /// What a shred record covers, from now on.
+    fn cover(&mut self, chain: &ChainId, record: ShredRecord) {
+        self.shredded
+            .entry((chain.clone(), record.target))
+            .or_default()
+            .extend(record.keys);
     }
 
     /// Learns a record of the store ahead of the chain (a first pass over
@@ -498,14 +503,14 @@ impl Verifier {
     /// to a chain starting there (those at or after `seq` are met in the
     /// input).
     fn seed_rotations(&mut self, chain: &ChainId, seq: u64) {
-        let Some(mut records) = self.rotations.get(chain).cloned() else {
+        let Some(records) = self.rotations.get_mut(chain) else {
             return;
         };
         records.sort_by_key(|(at, _)| *at);
-        let secrets = self.secrets.clone();
-        let state = self.state(chain);
+        let secrets = &self.secrets;
+        let state = chain_state(&mut self.chains, &self.checkpoints, chain);
         for (_, record) in records.iter().filter(|(at, _)| *at < seq) {
-            if rotation_refusal(state, record, &secrets).is_none() {
+            if rotation_refusal(state, record, secrets).is_none() {
                 apply_rotation(state, record);
             }
         }
@@ -515,11 +520,7 @@ impl Verifier {
     /// a malformed one is reported (a pod wrote it: it covers nothing).
     fn learn_authentic_shred(&mut self, event: &SealedEvent) {
         match ShredRecord::parse(event) {
-            Some(Ok(record)) => self
-                .shredded
-                .entry((event.chain.clone(), record.target))
-                .or_default()
-                .extend(record.keys),
+            Some(Ok(record)) => self.cover(&event.chain, record),
             Some(Err(why)) => {
                 self.ensure_chain(&event.chain);
                 self.record(
@@ -741,10 +742,7 @@ impl Verifier {
     }
 
     fn state(&mut self, chain: &ChainId) -> &mut ChainState {
-        let checkpoints = &self.checkpoints;
-        self.chains
-            .entry(chain.clone())
-            .or_insert_with(|| ChainState::new(chain.clone(), checkpoints.get(chain).cloned()))
+        chain_state(&mut self.chains, &self.checkpoints, chain)
     }
 
     fn place(&mut self, chain: ChainId, seq: u64, link: Link) {
@@ -902,11 +900,8 @@ impl Verifier {
         let mut findings: Vec<FindingKind> = Vec::new();
         let window = self.window;
         let skew = self.clock_skew_ms;
-        let (checkpoints, secrets) = (&self.checkpoints, &self.secrets);
-        let state = self
-            .chains
-            .entry(chain.clone())
-            .or_insert_with(|| ChainState::new(chain.clone(), checkpoints.get(chain).cloned()));
+        let secrets = &self.secrets;
+        let state = chain_state(&mut self.chains, &self.checkpoints, chain);
         // Choose the event that stands at this position: an authentic one
         // linking to the known predecessor, else any authentic one, else
         // the first.
@@ -1046,6 +1041,19 @@ impl Verifier {
             sealed_bytes: self.sealed_bytes,
         }
     }
+}
+
+/// The state of `chain`, made on first use (with its trusted checkpoint).
+/// A function of the two maps, not of the verifier, so that the secrets
+/// can be borrowed beside it.
+fn chain_state<'a>(
+    chains: &'a mut HashMap<ChainId, ChainState>,
+    checkpoints: &HashMap<ChainId, Checkpoint>,
+    chain: &ChainId,
+) -> &'a mut ChainState {
+    chains
+        .entry(chain.clone())
+        .or_insert_with(|| ChainState::new(chain.clone(), checkpoints.get(chain).cloned()))
 }
 
 /// The seal-secret rules, in chain order: a rotation record moves the chain

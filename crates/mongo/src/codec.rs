@@ -48,11 +48,36 @@ pub fn binary(bytes: &[u8]) -> Bson {
     })
 }
 
-/// The BSON document of an event (of its stub, if it was purged).
+/// The BSON document of an event (of its stub, if it was purged: the same
+/// fields without the content, and the purge mark).
 pub fn event_to_document(event: &SealedEvent) -> Document {
-    if let Some(mark) = &event.purged {
-        return stub_to_document(event, mark);
+    let mut document = doc! {
+        "_id": event_doc_id(&event.chain, event.seq),
+        "v": i32::from(event.version),
+        "chain": event.chain.as_str(),
+        "seq": seq_to_bson(event.seq),
+        "timestamp": DateTime::from_millis(event.timestamp_ms),
+    };
+    if event.purged.is_none() {
+        insert_content(&mut document, event);
     }
+    if let Some(remove_at) = event.remove_at_ms {
+        document.insert("removeAt", DateTime::from_millis(remove_at));
+    }
+    document.insert("secretId", event.secret_id.to_hex());
+    document.insert("prev", binary(&event.prev.0));
+    document.insert("seal", binary(&event.seal.0));
+    if let Some(mark) = &event.purged {
+        document.insert("purged", purge_mark_to_document(mark));
+    }
+    if let Some(anchor) = &event.anchor {
+        document.insert("anchor", anchor_to_document(anchor));
+    }
+    document
+}
+
+/// The content fields of an event, and the derived `terms`.
+fn insert_content(document: &mut Document, event: &SealedEvent) {
     let details: Vec<Bson> = event
         .details
         .iter()
@@ -69,18 +94,11 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
             })
         })
         .collect();
-    let mut document = doc! {
-        "_id": event_doc_id(&event.chain, event.seq),
-        "v": i32::from(event.version),
-        "chain": event.chain.as_str(),
-        "seq": seq_to_bson(event.seq),
-        "timestamp": DateTime::from_millis(event.timestamp_ms),
-        "code": &event.code,
-        "module": &event.module,
-        "node": &event.node,
-        "status": event.status.as_str(),
-        "details": details,
-    };
+    document.insert("code", &event.code);
+    document.insert("module", &event.module);
+    document.insert("node", &event.node);
+    document.insert("status", event.status.as_str());
+    document.insert("details", details);
     // Derived, for search only (not read back, not sealed): one string per
     // public detail, `<key length>:<key>=<value>`, so that an equality on an
     // array element finds it on every server.
@@ -93,37 +111,6 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         })
         .collect();
     document.insert("terms", terms);
-    if let Some(remove_at) = event.remove_at_ms {
-        document.insert("removeAt", DateTime::from_millis(remove_at));
-    }
-    document.insert("secretId", event.secret_id.to_hex());
-    document.insert("prev", binary(&event.prev.0));
-    document.insert("seal", binary(&event.seal.0));
-    if let Some(anchor) = &event.anchor {
-        document.insert("anchor", anchor_to_document(anchor));
-    }
-    document
-}
-
-fn stub_to_document(event: &SealedEvent, mark: &PurgeMark) -> Document {
-    let mut document = doc! {
-        "_id": event_doc_id(&event.chain, event.seq),
-        "v": i32::from(event.version),
-        "chain": event.chain.as_str(),
-        "seq": seq_to_bson(event.seq),
-        "timestamp": DateTime::from_millis(event.timestamp_ms),
-    };
-    if let Some(remove_at) = event.remove_at_ms {
-        document.insert("removeAt", DateTime::from_millis(remove_at));
-    }
-    document.insert("secretId", event.secret_id.to_hex());
-    document.insert("prev", binary(&event.prev.0));
-    document.insert("seal", binary(&event.seal.0));
-    document.insert("purged", purge_mark_to_document(mark));
-    if let Some(anchor) = &event.anchor {
-        document.insert("anchor", anchor_to_document(anchor));
-    }
-    document
 }
 
 /// The BSON document of a purge mark (field `purged` of a stub).

@@ -1666,43 +1666,36 @@ impl EventLog {
                     continue;
                 }
             };
-            let mut filter = doc! {"chain": event.chain.as_str(), "seq": seq_to_bson(event.seq), "seal": binary(&event.seal.0)};
-            let mut set = Document::new();
-            let mut failure = None;
-            for (i, detail) in event.details.iter().enumerate() {
-                let DetailValue::Sensitive(SensitiveValue {
-                    wrapped_dek: Some(dek),
-                    ..
-                }) = &detail.value
-                else {
-                    continue;
-                };
-                let Some(envelope) = chainer.envelope() else {
-                    break;
-                };
-                if envelope.is_wrapped_by_primary(dek) {
-                    continue;
-                }
-                match envelope.rewrap_dek(dek) {
-                    Ok(new) => {
-                        let path = format!("details.{i}.secure.dek");
-                        filter.insert(path.clone(), binary(dek));
-                        set.insert(path, binary(&new));
-                    }
-                    Err(e) => {
-                        failure = Some(format!(
-                            "{}#{} detail `{}`: {e}",
-                            event.chain, event.seq, detail.key
-                        ));
-                        break;
-                    }
-                }
-            }
-            if let Some(why) = failure {
+            // The chainer re-wraps (all or nothing); the update sets each
+            // re-wrapped key conditioned on the key it replaces.
+            let mut rewrapped = event.clone();
+            if let Err(e) = chainer.rewrap(&mut rewrapped) {
+                let why = format!("{}#{}: {e}", event.chain, event.seq);
                 state.failed += 1;
                 tracing::warn!(error = %why, "re-wrap skipped a record");
                 first_failure.get_or_insert(why);
                 continue;
+            }
+            let mut filter = doc! {"chain": event.chain.as_str(), "seq": seq_to_bson(event.seq), "seal": binary(&event.seal.0)};
+            let mut set = Document::new();
+            for (i, (old, new)) in event.details.iter().zip(&rewrapped.details).enumerate() {
+                if let (
+                    DetailValue::Sensitive(SensitiveValue {
+                        wrapped_dek: Some(old),
+                        ..
+                    }),
+                    DetailValue::Sensitive(SensitiveValue {
+                        wrapped_dek: Some(new),
+                        ..
+                    }),
+                ) = (&old.value, &new.value)
+                {
+                    if old != new {
+                        let path = format!("details.{i}.secure.dek");
+                        filter.insert(path.clone(), binary(old));
+                        set.insert(path, binary(new));
+                    }
+                }
             }
             if set.is_empty() {
                 continue;
