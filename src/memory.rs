@@ -236,7 +236,8 @@ impl MemoryLog {
                 .is_some_and(|a| a.is_valid_for(e, chainer.secrets()))
         });
         if let Some(event) = anchored {
-            scan = scan.resuming_below(event.seq);
+            let decided = event.anchor.as_ref().map_or(i64::MIN, |a| a.created_ms);
+            scan = scan.resuming_below(event.seq).decided_at(decided);
         }
         let last = events.len().saturating_sub(1);
         let mut keep = None;
@@ -250,9 +251,10 @@ impl MemoryLog {
             }
         }
         let mut outcome = PurgeOutcome::default();
+        let secret = chainer.secret_for(events.last().map(|e| e.secret_id));
         for i in stubs {
             if let Some(event) = events.get_mut(i) {
-                event.purge(now_ms, chainer.secrets().current())?;
+                event.purge(now_ms, secret)?;
                 outcome.stubbed += 1;
             }
         }
@@ -261,7 +263,7 @@ impl MemoryLog {
             return Ok(outcome);
         };
         if keep > 0 {
-            let anchor = Anchor::new(&events[keep], now_ms, chainer.secrets().current());
+            let anchor = Anchor::new(&events[keep], now_ms, secret);
             events[keep].anchor = Some(anchor);
             events.drain(..keep);
         }

@@ -484,13 +484,14 @@ impl EventStore {
                 }
                 // In memory the whole chain is verified: a report over a
                 // range still covers the links before it.
+                let head_secret = log.get(&id, last).map(|e| e.secret_id);
                 let report = IntegrityReport::from_verification(
                     id,
                     from.max(first),
                     last,
                     &verification,
                     now_ms,
-                    chainer.secrets().current(),
+                    chainer.secret_for(head_secret),
                 );
                 log.store_report(report.clone());
                 Ok(Some(report))

@@ -195,6 +195,20 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
     let tsa = pods[0].range("tsa", 0, u64::MAX >> 1).await.unwrap();
     assert_eq!(tsa.len(), 6, "no rotation record in a chain born on S1");
     assert!(tsa.iter().all(|e| e.secret_id == secret(S1).id()));
+    // A pod still on S0 (S1 staged) writes an integrity report of a chain
+    // that moved to S1: sealed by S1, a genuine report for every pod.
+    let report = pods[1]
+        .integrity_report("ocsp", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.secret_id, secret(S1).id());
+    let shown = pods[0].reports("ocsp").await.unwrap();
+    assert_eq!(
+        shown[0].1,
+        stream_store::chain::ReportStatus::Verified,
+        "{shown:?}"
+    );
     for (p, slot) in pods.iter_mut().enumerate().skip(1) {
         *slot = pod(&log, &k1, env_secrets(S1, &[S0]), &format!("pod-{p}")).await;
     }
@@ -507,10 +521,20 @@ async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
         .await
         .unwrap()
         .unwrap();
+    // It starts after the last genuine report (written during the
+    // rollout), not after the forged one.
+    let genuine_end = reports
+        .iter()
+        .filter(|(_, status)| *status != stream_store::chain::ReportStatus::ReportIntegrityFailure)
+        .map(|(r, _)| r.to_seq)
+        .max()
+        .unwrap_or(0);
     assert_eq!(
-        next.from_seq, 1,
+        next.from_seq,
+        genuine_end + 1,
         "the forged report is not where the next starts"
     );
+    assert!(next.from_seq < resealed.seq);
     assert_ne!(next.status, stream_store::chain::ReportStatus::Verified);
 
     // Offline: each reported at its position too.

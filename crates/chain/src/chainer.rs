@@ -153,7 +153,7 @@ impl Chainer {
         };
         // A record rotating down (by this process's order of secrets) is
         // no rotation: a holder of a retired secret forged it.
-        let record = last_rotation.filter(|r| self.secrets.rotates_forward(r.from, r.to));
+        let record = last_rotation.filter(|r| r.goes_forward(&self.secrets));
         // A head sealed by a secret the record superseded was written
         // after it by a holder of that secret: the chain's secret is the
         // record's.
@@ -192,6 +192,18 @@ impl Chainer {
             to: current,
             superseded,
         }))
+    }
+
+    /// The secret that seals what this process writes about a chain whose
+    /// newest event was sealed by `head_secret` (anchors, purge marks,
+    /// integrity reports, checkpoints): the chain's staged successor if it
+    /// moved to one (a pod in the middle of a rollout), else the current
+    /// secret. Never a secret the chain rotated away from.
+    pub fn secret_for(&self, head_secret: Option<SecretId>) -> &SealSecret {
+        head_secret
+            .filter(|id| self.secrets.is_next(*id))
+            .and_then(|id| self.secrets.get(id))
+            .unwrap_or_else(|| self.secrets.current())
     }
 
     /// Seals `drafts` at `head` as `plan` says (all or nothing: on error

@@ -285,9 +285,13 @@ impl Anchor {
         s.bytes(&self.secret_id.0);
     }
 
-    /// Whether the anchor's seal is valid and it belongs to `event`.
+    /// Whether the anchor's seal is valid, it belongs to `event`, and it is
+    /// sealed by a secret not older than the event's (a holder of an older,
+    /// retired secret cannot vouch for a deletion after its successor).
     pub fn is_valid_for(&self, event: &SealedEvent, secrets: &crate::SealSecrets) -> bool {
-        self.prev == event.prev && self.is_valid_at(&event.chain, event.seq, secrets)
+        self.prev == event.prev
+            && self.is_valid_at(&event.chain, event.seq, secrets)
+            && secrets.rotates_forward(event.secret_id, self.secret_id)
     }
 
     /// Whether the anchor's seal is valid and it stands at `chain`#`seq`,
@@ -343,6 +347,12 @@ impl PurgeMark {
         };
         if secret.seal(|s| self.write_canonical(event, s)) != self.seal {
             return Err(Error::NotAuthentic("purge mark"));
+        }
+        if !secrets.rotates_forward(event.secret_id, self.secret_id) {
+            return Err(Error::InvalidEvent(format!(
+                "the purge mark is sealed by {}, older than the event's secret",
+                self.secret_id
+            )));
         }
         match event.remove_at_ms {
             Some(at) if at <= self.purged_ms => Ok(()),

@@ -60,7 +60,7 @@ pub use crate::retention::{PurgeScan, PurgeStep};
 pub use crate::secret::{Seal, SealSecret, SealSecrets, SecretId, MIN_SECRET_LEN};
 pub use crate::system::{
     check_not_reserved, is_system_record, shred_refusal, superseded_positions, RotationRecord,
-    ShredRecord, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
+    ShredRecord, MAX_SUPERSEDED, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
 pub use crate::verify::{
     ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,

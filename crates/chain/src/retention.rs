@@ -32,6 +32,8 @@ pub struct PurgeScan<'a> {
     now_ms: i64,
     expected: Option<(u64, Seal)>,
     anchored_at: Option<u64>,
+    /// When the interrupted purge decided (its anchor's time).
+    decided_ms: i64,
     kept: bool,
 }
 
@@ -43,6 +45,7 @@ impl<'a> PurgeScan<'a> {
             now_ms,
             expected: None,
             anchored_at: None,
+            decided_ms: i64::MIN,
             kept: false,
         }
     }
@@ -54,6 +57,14 @@ impl<'a> PurgeScan<'a> {
     /// verify and link up to it.
     pub fn resuming_below(mut self, seq: u64) -> PurgeScan<'a> {
         self.anchored_at = Some(seq);
+        self
+    }
+
+    /// The time the interrupted purge decided (its anchor's `created_ms`):
+    /// what was expired then below the anchor still is, whatever this
+    /// process's clock says.
+    pub fn decided_at(mut self, created_ms: i64) -> PurgeScan<'a> {
+        self.decided_ms = created_ms;
         self
     }
 
@@ -114,7 +125,11 @@ impl<'a> PurgeScan<'a> {
         // An interrupted purge left only what it had decided to purge below
         // its anchor: anything else there means the anchor is not a purge's
         // (forged by a holder of a retired secret, say).
-        if below_anchor && !is_head && !(expired || event.is_stub()) {
+        let expired_then = event
+            .remove_at_ms
+            .is_some_and(|at| at <= self.now_ms.max(self.decided_ms))
+            && !is_system_record(event);
+        if below_anchor && !is_head && !(expired_then || event.is_stub()) {
             return Err(refuse(
                 "it stands below a retention anchor but has not expired: the anchor is not a purge's",
             ));

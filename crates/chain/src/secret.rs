@@ -215,8 +215,9 @@ impl SealSecrets {
         self
     }
 
-    /// Adds a retired secret (verification only); a secret already known is
-    /// ignored.
+    /// Adds a retired secret (verification only), older than those already
+    /// retired: retired secrets are kept newest first. A secret already
+    /// known is ignored.
     pub fn add_retired(&mut self, secret: SealSecret) {
         if self.get(secret.id()).is_none() {
             self.retired.push(secret);
@@ -232,7 +233,8 @@ impl SealSecrets {
         self.retired.retain(|s| s.id() != secret.id());
         self.next.retain(|s| s.id() != secret.id());
         let old = std::mem::replace(&mut self.current, secret);
-        self.retired.push(old);
+        // The newest of the retired.
+        self.retired.insert(0, old);
     }
 
     /// The secret that seals.
@@ -251,7 +253,8 @@ impl SealSecrets {
     /// Adds the retired secrets of a list as env `EVENT_SEAL_SECRET_RETIRED`
     /// holds them: separated by newlines or commas (a secret holding a comma
     /// or edge whitespace is given as 128 hex characters), each entry
-    /// trimmed, blank entries skipped.
+    /// trimmed, blank entries skipped, **newest first** (rotation records
+    /// are checked against that order).
     ///
     /// # Errors
     /// [`Error::InvalidRetiredSecret`] naming the entry (counted from 1)
@@ -287,21 +290,27 @@ impl SealSecrets {
     }
 
     /// Whether a rotation from `from` to `to` goes forward by these
-    /// secrets' order: staged after current after retired. A rotation down
-    /// (from the current or a staged secret to a retired one, or from a
-    /// staged one to the current) is what a holder of a retired secret
-    /// would forge; legitimate history only moves forward.
+    /// secrets' order: staged after current after retired, the retired
+    /// newest first as configured. A rotation down (to an older secret) is
+    /// what a holder of a retired secret would forge; legitimate history
+    /// only moves forward.
     pub fn rotates_forward(&self, from: SecretId, to: SecretId) -> bool {
         self.rank(to) >= self.rank(from)
     }
 
-    fn rank(&self, id: SecretId) -> u8 {
+    /// Staged above current above retired, the retired by their order
+    /// (newest first); unknown secrets lowest.
+    fn rank(&self, id: SecretId) -> usize {
+        let retired = self.retired.len();
         if self.is_next(id) {
-            2
+            retired + 2
         } else if self.current.id() == id {
-            1
+            retired + 1
         } else {
-            0
+            self.retired
+                .iter()
+                .position(|s| s.id() == id)
+                .map_or(0, |i| retired - i)
         }
     }
 

@@ -94,6 +94,10 @@ impl ShredRecord {
     }
 }
 
+/// The most secrets one rotation record may supersede (a deployment
+/// rotating yearly for decades stays far below).
+pub const MAX_SUPERSEDED: usize = 64;
+
 /// What a rotation record says: from this position on, `to` seals the
 /// chain; `superseded` (the secret it replaces, and every one before)
 /// may no longer seal it. The record is sealed by `to`.
@@ -113,8 +117,16 @@ impl RotationRecord {
     /// was forged by a holder of a retired secret).
     pub fn authentic(event: &SealedEvent, secrets: &crate::SealSecrets) -> Option<RotationRecord> {
         let record = RotationRecord::parse(event)?.ok()?;
-        (secrets.rotates_forward(record.from, record.to) && event.seal_is_valid(secrets))
-            .then_some(record)
+        (record.goes_forward(secrets) && event.seal_is_valid(secrets)).then_some(record)
+    }
+
+    /// Whether the record moves forward by `secrets`' order: `to` is not
+    /// older than `from`, nor than any secret it supersedes.
+    pub fn goes_forward(&self, secrets: &crate::SealSecrets) -> bool {
+        self.superseded
+            .iter()
+            .chain(std::iter::once(&self.from))
+            .all(|s| secrets.rotates_forward(*s, self.to))
     }
 
     /// The draft of the record (timestamped `now_ms`, from `node`).
@@ -152,6 +164,17 @@ impl RotationRecord {
         })();
         Some(match parsed {
             None => Err("a rotation record names `from`, `to` and `superseded` secret ids".into()),
+            Some(r) if r.superseded.len() > MAX_SUPERSEDED => Err(format!(
+                "a rotation record supersedes at most {MAX_SUPERSEDED} secrets"
+            )),
+            Some(r)
+                if r.superseded
+                    .iter()
+                    .enumerate()
+                    .any(|(i, s)| r.superseded[..i].contains(s)) =>
+            {
+                Err("a rotation record names each superseded secret once".into())
+            }
             Some(r) if r.to != event.secret_id => {
                 Err("a rotation record is sealed by the secret it names as `to`".into())
             }
@@ -214,20 +237,18 @@ pub fn shred_refusal(
 /// was superseded. Anything that secret sealed covering that position or
 /// later (an integrity report, say) was not made by a pod.
 pub fn superseded_positions(records: &[(u64, RotationRecord)]) -> Vec<(SecretId, u64)> {
-    let mut out: Vec<(SecretId, u64)> = Vec::new();
+    let mut out: std::collections::HashMap<SecretId, u64> = std::collections::HashMap::new();
     for (seq, record) in records {
         for id in record
             .superseded
             .iter()
             .chain(std::iter::once(&record.from))
         {
-            match out.iter_mut().find(|(s, _)| s == id) {
-                Some((_, at)) => *at = (*at).min(*seq),
-                None => out.push((*id, *seq)),
-            }
+            let at = out.entry(*id).or_insert(*seq);
+            *at = (*at).min(*seq);
         }
     }
-    out
+    out.into_iter().collect()
 }
 
 /// Refuses a draft that would pass for a record of the store (module

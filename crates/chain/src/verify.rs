@@ -22,9 +22,9 @@ pub const DEFAULT_WINDOW: usize = 4096;
 /// pod's turn on a shared chain (well under a second) after it was
 /// timestamped. See [`Verifier::with_clock_skew_ms`].
 pub const DEFAULT_CLOCK_SKEW_MS: i64 = 5_000;
-/// How many erased data keys the verifier holds until the end of the input
-/// (a shred record after them may still cover them); beyond, an erased key
-/// is reported at once. Learn the shred records first
+/// How many erased data keys the verifier holds until a shred record
+/// covers them or the input ends; beyond, an erased key is reported at
+/// once. Learn the shred records first
 /// ([`Verifier::learn_record`]) to make this exact whatever the input.
 pub const MAX_DEFERRED_ERASURES: usize = 100_000;
 /// Default number of findings kept (all are counted).
@@ -384,7 +384,9 @@ pub struct Verifier {
     /// Rotation records learned ahead, by chain: (seq, record).
     rotations: HashMap<ChainId, Vec<(u64, RotationRecord)>>,
     /// Data keys found missing, to be covered by a shred record by the end.
-    erased: Vec<(ChainId, u64, String)>,
+    erased: HashMap<(ChainId, u64), Vec<String>>,
+    /// How many keys `erased` holds.
+    erased_keys: usize,
     findings: Vec<Finding>,
     total_findings: u64,
     errors: u64,
@@ -416,7 +418,8 @@ impl Verifier {
             keys: None,
             shredded: HashMap::new(),
             rotations: HashMap::new(),
-            erased: Vec::new(),
+            erased: HashMap::new(),
+            erased_keys: 0,
             findings: Vec::new(),
             total_findings: 0,
             errors: 0,
@@ -474,6 +477,15 @@ impl Verifier {
 
     /// What a shred record covers, from now on.
     fn cover(&mut self, chain: &ChainId, record: ShredRecord) {
+        // Erased keys met before the record are covered now.
+        if let Some(keys) = self.erased.get_mut(&(chain.clone(), record.target)) {
+            let before = keys.len();
+            keys.retain(|k| !record.keys.contains(k));
+            self.erased_keys -= before - keys.len();
+            if keys.is_empty() {
+                self.erased.remove(&(chain.clone(), record.target));
+            }
+        }
         self.shredded
             .entry((chain.clone(), record.target))
             .or_default()
@@ -557,9 +569,12 @@ impl Verifier {
             match wrapped_dek {
                 // Deferred, so that a shred record later in the input covers
                 // it; bounded: beyond the cap, reported at once.
-                None if !shredded && self.erased.len() < MAX_DEFERRED_ERASURES => {
+                None if !shredded && self.erased_keys < MAX_DEFERRED_ERASURES => {
+                    self.erased_keys += 1;
                     self.erased
-                        .push((event.chain.clone(), event.seq, detail.key.clone()));
+                        .entry((event.chain.clone(), event.seq))
+                        .or_default()
+                        .push(detail.key.clone());
                 }
                 None if !shredded => findings.push(FindingKind::KeyErased(detail.key.clone())),
                 Some(_) if shredded => findings.push(FindingKind::Unshredded(detail.key.clone())),
@@ -710,7 +725,12 @@ impl Verifier {
         // says: a modified anchored event is `Modified`, not a gap before it.
         let anchor = match &event.anchor {
             None => None,
-            Some(anchor) if anchor.is_valid_at(&event.chain, event.seq, &self.secrets) => {
+            Some(anchor)
+                if anchor.is_valid_at(&event.chain, event.seq, &self.secrets)
+                    && self
+                        .secrets
+                        .rotates_forward(event.secret_id, anchor.secret_id) =>
+            {
                 Some(anchor.prev)
             }
             Some(_) => {
@@ -993,9 +1013,9 @@ impl Verifier {
     pub fn finish(mut self) -> VerifyReport {
         let mut chains: Vec<ChainId> = self.chains.keys().cloned().collect();
         chains.sort();
-        for (chain, seq, key) in std::mem::take(&mut self.erased) {
-            if !self.is_shredded(&chain, seq, &key) {
-                self.record(Some(chain), Some(seq), FindingKind::KeyErased(key));
+        for ((chain, seq), keys) in std::mem::take(&mut self.erased) {
+            for key in keys {
+                self.record(Some(chain.clone()), Some(seq), FindingKind::KeyErased(key));
             }
         }
         for chain in &chains {
@@ -1072,14 +1092,10 @@ fn check_secret(
         state.secret = None;
         return;
     }
-    if link.announced {
-        state.announced = true;
-    } else if state.announced {
-        findings.push(FindingKind::Malformed(
-            "a format 1 event after format 2 events of the chain".into(),
-        ));
-        return;
-    }
+    // Once a chain holds format 2 events, a format 1 event (a pod not yet
+    // upgraded) follows the same rules: sealed by the chain's secret.
+    state.announced |= link.announced;
+    let announced = state.announced;
     match link.rotation.as_deref() {
         Some(Ok(record)) => {
             if let Some(why) = rotation_refusal(state, record, secrets) {
@@ -1095,7 +1111,7 @@ fn check_secret(
     }
     if state.superseded.contains(&secret) {
         findings.push(FindingKind::RetiredSecret);
-    } else if link.announced && state.prev.is_some() && state.secret.is_some_and(|s| s != secret) {
+    } else if announced && state.prev.is_some() && state.secret.is_some_and(|s| s != secret) {
         // (After a gap or a broken record the rotation record may be what
         // is missing: that is reported already.)
         findings.push(FindingKind::UnannouncedSecret);
@@ -1127,10 +1143,10 @@ fn rotation_refusal(
             record.to
         ));
     }
-    if !secrets.rotates_forward(record.from, record.to) {
+    if !record.goes_forward(secrets) {
         return Some(format!(
-            "it rotates from {} down to {}, which this verifier holds as older (give the secrets newest first)",
-            record.from, record.to
+            "it rotates down to {}, older by this verifier's secrets than one it supersedes (give the secrets newest first)",
+            record.to
         ));
     }
     None

@@ -1095,7 +1095,8 @@ impl Pods {
     /// A chainer sealing with `current`, knowing the three secrets.
     fn sealing_with(&self, current: &SealSecret) -> Chainer {
         let mut secrets = SealSecrets::new(current.clone());
-        for s in [&self.s0, &self.s1, &self.s2] {
+        // Retired secrets newest first.
+        for s in [&self.s2, &self.s1, &self.s0] {
             secrets.add_retired(s.clone());
         }
         Chainer::new(secrets, None)
@@ -1991,7 +1992,7 @@ fn a_retired_secret_cannot_take_over_a_chain_born_on_its_successor() {
 }
 
 #[test]
-fn a_format_1_event_after_format_2_events_is_malformed() {
+fn a_format_1_event_after_format_2_events_is_held_to_the_chains_secret() {
     let pods = Pods::new();
     let after = pods.a.secrets().clone();
     let mut head = Head::genesis(chain_id("main"));
@@ -2005,7 +2006,7 @@ fn a_format_1_event_after_format_2_events_is_malformed() {
     let report = verify_with(&after, &events);
     assert_eq!(
         found(&report),
-        rows("main", &[(seq, "malformed")]),
+        rows("main", &[(seq, "unannounced_secret")]),
         "{}",
         describe(&report)
     );
@@ -2144,4 +2145,196 @@ fn a_finding_after_an_interrupted_purge_does_not_make_its_prefix_a_gap() {
         "{}",
         describe(&report)
     );
+}
+
+// ---------------------------------------------------------------------------
+// 8. The second review: older retired secrets, forged records, limits
+// ---------------------------------------------------------------------------
+
+/// S3 current, S2 and S1 retired (newest first), as every pod and the
+/// auditor hold them after two rotations.
+fn after_two_rotations() -> (SealSecrets, [SealSecret; 3]) {
+    let (s1, s2, s3) = (secret(11), secret(12), secret(13));
+    let secrets = SealSecrets::new(s3.clone())
+        .with_retired(s2.clone())
+        .with_retired(s1.clone());
+    (secrets, [s1, s2, s3])
+}
+
+#[test]
+fn an_older_retired_secret_cannot_rotate_a_chain_back_to_it() {
+    let (secrets, [s1, s2, s3]) = after_two_rotations();
+    // A chain born on S2 (never sealed by S1); a holder of S1 rotates it
+    // from S2 to S1 and seals with S1.
+    let on_s2 = Chainer::new(SealSecrets::new(s2.clone()), None);
+    let mut head = Head::genesis(chain_id("main"));
+    let mut events = vec![on_s2.seal(&mut head, &pod_draft(0, 0, T0)).unwrap()];
+    let by_s1 = Chainer::new(SealSecrets::new(s1.clone()), None);
+    let r = head.next_seq;
+    let record = rotation_draft(&s2, &s1, &[&s2]);
+    events.push(by_s1.seal(&mut head, &record).unwrap());
+    events.push(by_s1.seal(&mut head, &pod_draft(0, 1, T0 + 1)).unwrap());
+    let report = verify_with(&secrets, &events);
+    assert_eq!(
+        found(&report),
+        rows(
+            "main",
+            &[(r, "bad_rotation"), (r + 1, "unannounced_secret")]
+        ),
+        "{}",
+        describe(&report)
+    );
+    // The store does not take it for the chain's last rotation.
+    assert_eq!(RotationRecord::authentic(&events[1], &secrets), None);
+    // Nor a record superseding a secret newer than its `to`.
+    let forged = RotationRecord {
+        from: secret(99).id(),
+        to: s2.id(),
+        superseded: vec![secret(99).id(), s3.id()],
+    };
+    assert!(!forged.goes_forward(&secrets));
+}
+
+#[test]
+fn a_forged_seeded_record_does_not_blame_genuine_events() {
+    let (secrets, [s1, s2, s3]) = after_two_rotations();
+    let _ = s3;
+    // A genuine chain on S2; a holder of S1 writes, somewhere, a record
+    // "X -> S1 superseding S2".
+    let on_s2 = Chainer::new(SealSecrets::new(s2.clone()), None);
+    let mut head = Head::genesis(chain_id("main"));
+    let events: Vec<SealedEvent> = (0..4)
+        .map(|i| {
+            on_s2
+                .seal(&mut head, &pod_draft(0, i, T0 + i as i64))
+                .unwrap()
+        })
+        .collect();
+    let by_s1 = Chainer::new(SealSecrets::new(s1.clone()), None);
+    let mut elsewhere = Head::genesis(chain_id("main"));
+    let forged = by_s1
+        .seal(
+            &mut elsewhere,
+            &rotation_draft(&secret(99), &s1, &[&secret(99), &s2]),
+        )
+        .unwrap();
+    let checkpoint = {
+        let report = verify_with(&secrets, &events[..2]);
+        stream_chain::Checkpoint::from_summary(&report.chains[0], secrets.current()).unwrap()
+    };
+    let mut verifier = Verifier::new(secrets.clone());
+    verifier.trust_checkpoint(checkpoint).unwrap();
+    verifier.learn_record(&forged);
+    events.iter().for_each(|e| verifier.learn_record(e));
+    assert_clean(&verify(verifier, &events[2..]));
+    assert!(stream_chain::superseded_positions(&[]).is_empty());
+}
+
+#[test]
+fn a_rotation_record_supersedes_a_bounded_list_of_distinct_secrets() {
+    let (secrets, [_, s2, s3]) = after_two_rotations();
+    let on_s3 = Chainer::new(secrets.clone(), None);
+    for (superseded, why) in [
+        (vec![s2.id(); 2], "once"),
+        (
+            (0..=stream_chain::MAX_SUPERSEDED as u8)
+                .map(|i| secret(i).id())
+                .collect(),
+            "at most",
+        ),
+    ] {
+        let mut head = Head::genesis(chain_id("main"));
+        let record = RotationRecord {
+            from: s2.id(),
+            to: s3.id(),
+            superseded,
+        };
+        let event = on_s3.seal(&mut head, &record.draft("pod", T0)).unwrap();
+        match RotationRecord::parse(&event) {
+            Some(Err(e)) => assert!(e.contains(why), "{e}"),
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_anchor_or_mark_sealed_by_an_older_secret_than_its_event_is_refused() {
+    let (secrets, [s1, s2, _]) = after_two_rotations();
+    let on_s2 = Chainer::new(SealSecrets::new(s2.clone()), None);
+    let mut head = Head::genesis(chain_id("main"));
+    let mut events: Vec<SealedEvent> = (0..6)
+        .map(|i| {
+            let mut d = pod_draft(0, i, T0 + i as i64);
+            d.remove_at_ms = Some(NOW - 10);
+            on_s2.seal(&mut head, &d).unwrap()
+        })
+        .collect();
+    // Events 1..=3 deleted behind an anchor sealed by the older S1.
+    events[3].anchor = Some(Anchor::new(&events[3], NOW, &s1));
+    assert!(!events[3]
+        .anchor
+        .as_ref()
+        .unwrap()
+        .is_valid_for(&events[3], &secrets));
+    let report = verify_with(&secrets, &events[3..]);
+    assert!(report.errors >= 1, "{}", describe(&report));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| matches!(f.kind, FindingKind::Gap { .. }) && f.seq == Some(1)),
+        "{}",
+        describe(&report)
+    );
+    // A stub whose mark S1 sealed is stripped.
+    let mut stubbed = events.clone();
+    stubbed[3].anchor = None;
+    stubbed[4].purge(NOW, &s1).unwrap();
+    let report = verify_with(&secrets, &stubbed[..5]);
+    assert_eq!(
+        found(&report),
+        rows("main", &[(5, "stripped")]),
+        "{}",
+        describe(&report)
+    );
+}
+
+#[test]
+fn a_format_1_event_sealed_by_the_chains_secret_may_follow_format_2() {
+    // Pods not yet upgraded write format 1 beside upgraded ones.
+    let secrets = SealSecrets::new(secret(0));
+    let chainer = Chainer::new(secrets.clone(), None);
+    let mut head = Head::genesis(chain_id("main"));
+    let first = chainer.seal(&mut head, &pod_draft(0, 0, T0)).unwrap();
+    let mut legacy = chainer.seal(&mut head, &pod_draft(0, 1, T0 + 1)).unwrap();
+    legacy.version = stream_chain::LEGACY_FORMAT_VERSION;
+    legacy.seal = legacy.compute_seal(secrets.current());
+    let mut after = Head::after(&legacy);
+    let third = chainer.seal(&mut after, &pod_draft(0, 2, T0 + 2)).unwrap();
+    assert_clean(&verify_with(&secrets, &[first, legacy, third]));
+}
+
+#[test]
+fn a_resumed_purge_uses_the_time_it_decided_at() {
+    let (secrets, events) = small();
+    // The purge at NOW decided #2 and #3 (expired at NOW - 5 and NOW) and
+    // anchored #4, deleted #1; resumed by a pod whose clock is 20 ms late.
+    let mut rest = events[1..].to_vec();
+    rest[2].anchor = Some(Anchor::new(&rest[2], NOW, secrets.current()));
+    let late = NOW - 20;
+    let scan = PurgeScan::new(&secrets, late).resuming_below(4);
+    let mut refused = scan;
+    assert!(rest
+        .iter()
+        .enumerate()
+        .any(|(i, e)| refused.step(e, i + 1 == rest.len()).is_err()));
+    let mut scan = PurgeScan::new(&secrets, late)
+        .resuming_below(4)
+        .decided_at(NOW);
+    let steps: Vec<PurgeStep> = rest
+        .iter()
+        .enumerate()
+        .map(|(i, e)| scan.step(e, i + 1 == rest.len()).unwrap())
+        .collect();
+    assert_eq!(&steps[..2], &[PurgeStep::Purge, PurgeStep::Purge]);
 }

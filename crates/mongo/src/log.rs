@@ -1392,7 +1392,8 @@ impl EventLog {
         now_ms: i64,
     ) -> Result<IntegrityReport> {
         let chainer = self.chainer();
-        let secret = chainer.secrets().current();
+        let head_secret = self.head(chain).await?.map(|h| h.secret_id);
+        let secret = chainer.secret_for(head_secret);
         // The shred records of the whole chain: one after `to` covers an
         // erasure inside the range.
         let mut verifier = self.verifier(Some(chain), false).await?;
@@ -1554,7 +1555,8 @@ impl EventLog {
                 .as_ref()
                 .is_some_and(|a| a.is_valid_for(&event, chainer.secrets()))
             {
-                scan = scan.resuming_below(event.seq);
+                let decided = event.anchor.as_ref().map_or(i64::MIN, |a| a.created_ms);
+                scan = scan.resuming_below(event.seq).decided_at(decided);
             }
         }
         let mut cursor = self
@@ -1577,7 +1579,7 @@ impl EventLog {
                     // events is not held in memory.
                     let seal = event.seal;
                     let mut stub = event;
-                    stub.purge(now_ms, chainer.secrets().current())?;
+                    stub.purge(now_ms, chainer.secret_for(Some(head.secret_id)))?;
                     if let Some(mark) = stub.purged {
                         stubs.push((stub.seq, seal, mark));
                     }
@@ -1606,7 +1608,7 @@ impl EventLog {
             return Ok(outcome);
         };
         if keep.seq > first {
-            let anchor = Anchor::new(&keep, now_ms, chainer.secrets().current());
+            let anchor = Anchor::new(&keep, now_ms, chainer.secret_for(Some(head.secret_id)));
             self.events
                 .update_one(
                     doc! {"chain": chain.as_str(), "seq": seq_to_bson(keep.seq), "seal": binary(&keep.seal.0)},
