@@ -6,6 +6,8 @@ nothing but Python's standard library (struct for the encoding, hashlib for
 SHA-256, hmac and hashlib for HMAC-SHA256), and checks:
 
 - the seal secrets and their ids;
+- the format 3 events (format 2 with the caller's event id at the end of
+  the content) and the stub of one;
 - the format 2 events: content bytes, content digest, sealed bytes, sealed
   length, seal, chain links;
 - the stubs a purge leaves: the stub's sealed bytes and seal are the full
@@ -33,7 +35,8 @@ import struct
 import sys
 from pathlib import Path
 
-FORMAT_VERSION = 2         # events written now
+FORMAT_VERSION = 2         # events written now (without an event id)
+EVENT_ID_FORMAT_VERSION = 3  # events written now with an event id
 LEGACY_FORMAT_VERSION = 1  # events written before: still read
 RECORD_VERSION = 1         # anchors, checkpoints, reports, detail associated data
 STATUS = {"success": 0, "warning": 1, "failure": 2}
@@ -124,17 +127,22 @@ def legacy_event_bytes(e):
 
 
 def content_bytes(e):
-    """Format 2: the content, which the seal covers through its digest."""
-    out = header("stream.event-content", FORMAT_VERSION)
+    """Formats 2 and 3: the content, which the seal covers through its
+    digest; format 3 ends it with the event id."""
+    out = header("stream.event-content", e["version"])
     out += text(e["code"]) + text(e["module"]) + text(e["node"])
     out += u8(STATUS[e["status"]])
     out += details_bytes(e["details"])
+    if e["version"] == EVENT_ID_FORMAT_VERSION:
+        out += text(e["event_id"])
+    elif "event_id" in e:
+        raise ValueError(f"an event id in a format {e['version']} event")
     return out
 
 
 def event_bytes(e, digest):
-    """Format 2: what the seal covers (an event's or its stub's)."""
-    out = header("stream.event", FORMAT_VERSION)
+    """Formats 2 and 3: what the seal covers (an event's or its stub's)."""
+    out = header("stream.event", e["version"])
     out += text(e["chain"]) + u64(e["seq"]) + i64(e["timestamp_ms"])
     out += opt_i64(e["remove_at_ms"]) + lp(h(e["secret_id_hex"]))
     out += h(e["prev_hex"]) + digest
@@ -338,14 +346,14 @@ def check_legacy_events(c, secrets, events):
         prev = h(v["seal_hex"])
 
 
-def check_events(c, secrets, events):
-    """Format 2 events: content, digest, sealed bytes, seal, links."""
+def check_events(c, secrets, events, version=FORMAT_VERSION):
+    """Format 2 (or 3) events: content, digest, sealed bytes, seal, links."""
     prev = bytes(32)
     digests = {}
     for n, v in enumerate(events):
         e = v["input"]
         what = f"event {e['seq']}"
-        c.eq(f"{what} version", e["version"], FORMAT_VERSION)
+        c.eq(f"{what} version", e["version"], version)
         content = content_bytes(e)
         c.eq(f"{what} content bytes", content, v["content_hex"])
         digest = hashlib.sha256(content).digest()
@@ -426,13 +434,14 @@ def check_secret_rules(c, vectors):
          ["bad_rotation", "retired_secret", "unannounced_secret"])
 
 
-def check_stubs(c, secrets, vectors, digests):
-    events = {v["input"]["seq"]: v for v in vectors["events"]}
-    for v in vectors["stubs"]:
+def check_stubs(c, secrets, full_events, stubs, digests, version=FORMAT_VERSION):
+    events = {v["input"]["seq"]: v for v in full_events}
+    for v in stubs:
         stub, mark = v["input"], v["input"]["purged"]
-        what = f"stub of event {stub['seq']}"
+        what = f"format {version} stub of event {stub['seq']}"
         full = events[stub["seq"]]
-        c.eq(f"{what} version", stub["version"], FORMAT_VERSION)
+        c.eq(f"{what} version", stub["version"], version)
+        c.eq(f"{what} keeps no event id", "event_id" in stub, False)
         for field in ("version", "chain", "seq", "timestamp_ms", "remove_at_ms",
                       "secret_id_hex", "prev_hex"):
             c.eq(f"{what} keeps {field}", stub[field], full["input"][field])
@@ -533,7 +542,8 @@ def check_records(c, secrets, section, events, what):
                   events[-1]["input"]["timestamp_ms"]])
 
 
-SECTIONS = ["anchor", "checkpoint", "description", "detail_aad", "envelope", "events",
+SECTIONS = ["anchor", "checkpoint", "description", "detail_aad", "envelope",
+            "event_id_events", "event_id_format_version", "event_id_stub", "events",
             "format_version", "legacy", "legacy_format_version", "record_version", "reports",
             "seal_secret", "secret_ids", "secret_rules", "stubs", "successor_secret"]
 LEGACY_SECTIONS = ["anchor", "checkpoint", "events", "note", "reports"]
@@ -556,7 +566,15 @@ def check(vectors):
     digests = check_events(c, secrets, vectors["events"])
     check_system_records(c, vectors["events"])
     check_secret_rules(c, vectors)
-    check_stubs(c, secrets, vectors, digests)
+    check_stubs(c, secrets, vectors["events"], vectors["stubs"], digests)
+    c.eq("event id format version", vectors["event_id_format_version"],
+         EVENT_ID_FORMAT_VERSION)
+    id_events = vectors["event_id_events"]
+    id_digests = check_events(c, secrets, id_events, EVENT_ID_FORMAT_VERSION)
+    c.eq("every format 3 event has an event id",
+         all(v["input"].get("event_id") for v in id_events), True)
+    check_stubs(c, secrets, id_events, [vectors["event_id_stub"]], id_digests,
+                EVENT_ID_FORMAT_VERSION)
     c.eq("there is a stub", len(vectors["stubs"]) > 0, True)
 
     for v in vectors["detail_aad"]:

@@ -6,8 +6,9 @@ use stream_keyset::{Envelope, EnvelopeCiphertext};
 
 use crate::error::{Error, Result};
 use crate::event::{
+    check_event_id,
     detail_aad, ChainId, Detail, DetailValue, DraftValue, EventDraft, SealedEvent, SensitiveValue,
-    FORMAT_VERSION, GENESIS_SEQ,
+    FORMAT_VERSION, GENESIS_SEQ, EVENT_ID_FORMAT_VERSION,
 };
 use crate::secret::{Seal, SealSecret, SealSecrets, SecretId};
 use crate::system::RotationRecord;
@@ -114,6 +115,11 @@ impl Chainer {
     /// The envelope, if a keyset is configured.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_deref()
+    }
+
+    /// The envelope, shared (a cheap clone).
+    pub fn shared_envelope(&self) -> Option<Arc<Envelope>> {
+        self.envelope.clone()
     }
 
     /// Seals one draft at `head` with the current secret and advances
@@ -238,6 +244,48 @@ impl Chainer {
         Ok(Sealed { rotation, events })
     }
 
+    /// Checks that `stored`, found under the event id of `draft`, is the
+    /// same event (an idempotent append returns it): the same id, code,
+    /// module, node, status, retention date and details, sensitive values
+    /// compared after decryption in constant time.
+    ///
+    /// # Errors
+    /// [`Error::EventIdConflict`] when they differ or a sensitive value of
+    /// `stored` cannot be decrypted (no keyset, shredded): the id was used
+    /// for another event.
+    pub fn check_same_event(&self, draft: &EventDraft, stored: &SealedEvent) -> Result<()> {
+        let opened: Vec<Option<Vec<u8>>> = stored
+            .details
+            .iter()
+            .map(|d| match (&d.value, self.envelope.as_deref()) {
+                (
+                    DetailValue::Sensitive(SensitiveValue {
+                        wrapped_dek: Some(wrapped),
+                        payload,
+                    }),
+                    Some(envelope),
+                ) => {
+                    let aad = detail_aad(&stored.chain, stored.seq, &d.key);
+                    envelope.decrypt_parts(wrapped, payload, &aad).ok()
+                }
+                _ => None,
+            })
+            .collect();
+        let same = draft.same_content(stored, &opened);
+        // Decrypted values are secret: wiped before returning.
+        for mut value in opened.into_iter().flatten() {
+            zeroize::Zeroize::zeroize(&mut value);
+        }
+        if same {
+            return Ok(());
+        }
+        Err(Error::EventIdConflict {
+            chain: stored.chain.to_string(),
+            seq: stored.seq,
+            event_id: draft.event_id.clone().unwrap_or_default(),
+        })
+    }
+
     fn seal_by(
         &self,
         head: &mut Head,
@@ -275,7 +323,11 @@ impl Chainer {
             });
         }
         let mut event = SealedEvent {
-            version: FORMAT_VERSION,
+            version: if draft.event_id.is_some() {
+                EVENT_ID_FORMAT_VERSION
+            } else {
+                FORMAT_VERSION
+            },
             chain: head.chain.clone(),
             seq,
             timestamp_ms: draft.timestamp_ms,
@@ -290,6 +342,7 @@ impl Chainer {
             seal: Seal::GENESIS,
             anchor: None,
             purged: None,
+            event_id: draft.event_id.clone(),
         };
         event.seal = event.compute_seal(secret);
         head.next_seq = next_seq;
@@ -418,6 +471,9 @@ fn check_sizes(draft: &EventDraft) -> Result<()> {
             "the event holds {total} bytes in {} details; at most {MAX_EVENT_BYTES} bytes fit",
             draft.details.len()
         )));
+    }
+    if let Some(id) = &draft.event_id {
+        check_event_id(id).map_err(Error::InvalidEvent)?;
     }
     Ok(())
 }

@@ -76,6 +76,17 @@ pub enum Error {
         reason: String,
     },
     /// Encryption or decryption of a sensitive detail failed.
+    /// An event id already names another event of the chain.
+    #[error("event id `{event_id}` already names {chain}#{seq}, a different event: give each event its own id (retry with the same id only what is the same event); nothing was appended")]
+    EventIdConflict {
+        /// The chain.
+        chain: String,
+        /// The event stored with that id.
+        seq: u64,
+        /// The id.
+        event_id: String,
+    },
+    /// A keyset error.
     #[error(transparent)]
     Keyset(#[from] stream_keyset::Error),
 }

@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 use sha2::{Digest, Sha256};
 
+use crate::time::Timestamp;
 use crate::canonical::{
     Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
 };
@@ -21,6 +22,15 @@ pub const FORMAT_VERSION: u8 = 2;
 /// The first format version, whose seal covers the content itself. Still
 /// read and verified; never written.
 pub const LEGACY_FORMAT_VERSION: u8 = 1;
+
+/// Format 3: format 2 whose content ends with the caller's event id (an
+/// idempotency key, sealed). Written only for events that carry an id, so
+/// that a pod still on a release that reads formats 1 and 2 verifies every
+/// event without one.
+pub const EVENT_ID_FORMAT_VERSION: u8 = 3;
+
+/// The longest event id, in bytes.
+pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// The version byte of anchors, checkpoints, reports and the associated
 /// data of sensitive details: their formats did not change in version 2,
@@ -119,6 +129,7 @@ impl fmt::Display for Status {
 }
 
 /// A detail value before sealing.
+#[derive(Clone)]
 pub enum DraftValue {
     /// Kept in clear: searchable.
     Public(String),
@@ -136,7 +147,7 @@ impl fmt::Debug for DraftValue {
 }
 
 /// An event before it is sealed: what the server knows of it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct EventDraft {
     /// UTC time in milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
@@ -152,6 +163,10 @@ pub struct EventDraft {
     pub details: Vec<(String, DraftValue)>,
     /// When retention may purge it (UTC milliseconds).
     pub remove_at_ms: Option<i64>,
+    /// The caller's id for this event, unique in its chain: appending an
+    /// id already stored returns the stored event instead of a second one
+    /// (an idempotency key, e.g. a UUID made before the first attempt).
+    pub event_id: Option<String>,
 }
 
 impl EventDraft {
@@ -161,17 +176,57 @@ impl EventDraft {
         module: impl Into<String>,
         node: impl Into<String>,
         status: Status,
-        timestamp_ms: i64,
+        at: impl Into<Timestamp>,
     ) -> EventDraft {
         EventDraft {
-            timestamp_ms,
+            timestamp_ms: at.into().millis(),
             code: code.into(),
             module: module.into(),
             node: node.into(),
             status,
             details: Vec::new(),
             remove_at_ms: None,
+            event_id: None,
         }
+    }
+
+    /// Gives the event an id (see [`EventDraft::event_id`]): at most
+    /// [`MAX_EVENT_ID_LEN`] bytes of printable ASCII, checked when sealed.
+    pub fn with_event_id(mut self, id: impl Into<String>) -> EventDraft {
+        self.event_id = Some(id.into());
+        self
+    }
+
+    /// Whether the stored `event` describes this draft (what an idempotent append
+    /// compares against the stored event; the time may differ between two
+    /// attempts, so it is not compared). `opened` holds the decrypted value
+    /// of each sensitive detail of `event`, by position (`None`: not
+    /// decryptable, which never compares equal).
+    pub fn same_content(&self, event: &SealedEvent, opened: &[Option<Vec<u8>>]) -> bool {
+        self.event_id == event.event_id
+            && self.code == event.code
+            && self.module == event.module
+            && self.node == event.node
+            && self.status == event.status
+            && self.remove_at_ms == event.remove_at_ms
+            && self.details.len() == event.details.len()
+            && self
+                .details
+                .iter()
+                .zip(&event.details)
+                .zip(opened.iter().chain(std::iter::repeat(&None)))
+                .all(|(((key, value), stored), clear)| {
+                    *key == stored.key
+                        && match (value, &stored.value) {
+                            (DraftValue::Public(a), DetailValue::Public(b)) => a == b,
+                            (DraftValue::Sensitive(a), DetailValue::Sensitive(_)) => {
+                                clear.as_deref().is_some_and(|c| {
+                                    bool::from(subtle::ConstantTimeEq::ct_eq(a.as_slice(), c))
+                                })
+                            }
+                            _ => false,
+                        }
+                })
     }
 
     /// Adds a public detail.
@@ -191,8 +246,8 @@ impl EventDraft {
     }
 
     /// Sets the retention date.
-    pub fn remove_at(mut self, remove_at_ms: i64) -> EventDraft {
-        self.remove_at_ms = Some(remove_at_ms);
+    pub fn remove_at(mut self, at: impl Into<Timestamp>) -> EventDraft {
+        self.remove_at_ms = Some(at.into().millis());
         self
     }
 }
@@ -402,6 +457,9 @@ pub struct SealedEvent {
     /// Set on a stub: the content was purged; the seal still covers its
     /// digest, kept here.
     pub purged: Option<PurgeMark>,
+    /// The caller's event id (format 3, part of the content; `None` in
+    /// formats 1 and 2 and in stubs).
+    pub event_id: Option<String>,
 }
 
 impl SealedEvent {
@@ -436,6 +494,35 @@ impl SealedEvent {
         s.str(&self.node);
         s.u8(self.status.code());
         self.write_details(s);
+        if self.version >= EVENT_ID_FORMAT_VERSION {
+            s.str(self.event_id.as_deref().unwrap_or_default());
+        }
+    }
+
+    /// What is wrong with the shape of this event for its format version,
+    /// if anything: an unknown version, a format 1 stub, an event id where
+    /// the version has none or none where it must.
+    pub fn shape_error(&self) -> Option<String> {
+        let stub = self.purged.is_some();
+        match (self.version, &self.event_id) {
+            (LEGACY_FORMAT_VERSION, _) if stub => {
+                Some("a format 1 event cannot be a stub".to_owned())
+            }
+            (LEGACY_FORMAT_VERSION | FORMAT_VERSION, None) => None,
+            (LEGACY_FORMAT_VERSION | FORMAT_VERSION, Some(_)) => Some(format!(
+                "an event id in a format {} event (ids are format 3)",
+                self.version
+            )),
+            (EVENT_ID_FORMAT_VERSION, Some(_)) if stub => {
+                Some("a stub keeps no event id".to_owned())
+            }
+            (EVENT_ID_FORMAT_VERSION, Some(id)) => check_event_id(id).err(),
+            (EVENT_ID_FORMAT_VERSION, None) if stub => None,
+            (EVENT_ID_FORMAT_VERSION, None) => {
+                Some("a format 3 event without its event id".to_owned())
+            }
+            (v, _) => Some(format!("unknown format version {v}")),
+        }
     }
 
     fn write_details(&self, s: &mut dyn Sink) {
@@ -628,8 +715,26 @@ impl SealedEvent {
         self.node.clear();
         self.status = Status::Success;
         self.details.clear();
+        self.event_id = None;
         self.purged = Some(mark);
         Ok(())
+    }
+}
+
+/// Checks an event id: 1 to [`MAX_EVENT_ID_LEN`] bytes of printable ASCII
+/// (no space, no control character), e.g. a UUID or `<request>-<n>`.
+pub fn check_event_id(id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() || id.len() > MAX_EVENT_ID_LEN {
+        return Err(format!(
+            "an event id has 1 to {MAX_EVENT_ID_LEN} bytes; this one has {}",
+            id.len()
+        ));
+    }
+    match id.bytes().position(|b| !b.is_ascii_graphic()) {
+        Some(at) => Err(format!(
+            "an event id is printable ASCII without spaces; byte {at} is not"
+        )),
+        None => Ok(()),
     }
 }
 

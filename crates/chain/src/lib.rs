@@ -45,15 +45,16 @@ mod report;
 mod retention;
 mod secret;
 mod system;
+mod time;
 mod verify;
 
 pub use crate::chainer::{Chainer, Head, SealPlan, Sealed, MAX_EVENT_BYTES};
 pub use crate::checkpoint::Checkpoint;
 pub use crate::error::{Error, Result};
 pub use crate::event::{
-    detail_aad, Anchor, ChainId, Detail, DetailValue, DraftValue, EventDraft, PurgeMark,
-    SealedEvent, SensitiveValue, Status, FORMAT_VERSION, GENESIS_SEQ, LEGACY_FORMAT_VERSION,
-    RECORD_VERSION,
+    check_event_id, detail_aad, Anchor, ChainId, Detail, DetailValue, DraftValue, EventDraft,
+    PurgeMark, SealedEvent, SensitiveValue, Status, EVENT_ID_FORMAT_VERSION, FORMAT_VERSION,
+    GENESIS_SEQ, LEGACY_FORMAT_VERSION, MAX_EVENT_ID_LEN, RECORD_VERSION,
 };
 pub use crate::report::{IntegrityReport, ReportStatus};
 pub use crate::retention::{PurgeScan, PurgeStep};
@@ -62,6 +63,7 @@ pub use crate::system::{
     check_not_reserved, is_system_record, shred_refusal, superseded_positions, RotationRecord,
     ShredRecord, MAX_SUPERSEDED, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
+pub use crate::time::Timestamp;
 pub use crate::verify::{
     ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,
     DEFAULT_MAX_FINDINGS, DEFAULT_WINDOW,

@@ -7,6 +7,7 @@
 //! only, no `removeAt`), sealed and linked like any other: a forged one
 //! does not verify, a replayed one stands at the wrong position.
 
+use crate::time::Timestamp;
 use crate::event::{DetailValue, EventDraft, SealedEvent, Status};
 use crate::secret::SecretId;
 
@@ -53,7 +54,7 @@ impl ShredRecord {
 
     /// The draft of the record (timestamped `now_ms`, from `node`).
     pub fn draft(&self, node: &str, now_ms: i64) -> EventDraft {
-        let mut draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, node, Status::Success, now_ms)
+        let mut draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, node, Status::Success, Timestamp::from_millis(now_ms))
             .public("target", self.target.to_string());
         for key in &self.keys {
             draft = draft.public("key", key.clone());
@@ -132,7 +133,7 @@ impl RotationRecord {
     /// The draft of the record (timestamped `now_ms`, from `node`).
     pub fn draft(&self, node: &str, now_ms: i64) -> EventDraft {
         let superseded: Vec<String> = self.superseded.iter().map(SecretId::to_hex).collect();
-        EventDraft::new(ROTATION_CODE, SYSTEM_MODULE, node, Status::Success, now_ms)
+        EventDraft::new(ROTATION_CODE, SYSTEM_MODULE, node, Status::Success, Timestamp::from_millis(now_ms))
             .public("from", self.from.to_hex())
             .public("to", self.to.to_hex())
             .public("superseded", superseded.join(","))

@@ -7,7 +7,6 @@ use crate::chainer::Chainer;
 use crate::checkpoint::Checkpoint;
 use crate::event::{
     ChainId, DetailValue, SealedEvent, SensitiveValue, FORMAT_VERSION, GENESIS_SEQ,
-    LEGACY_FORMAT_VERSION,
 };
 use crate::secret::{Seal, SealSecrets, SecretId};
 use crate::system::{RotationRecord, ShredRecord};
@@ -358,7 +357,7 @@ impl VerifyReport {
 /// let mut head = Head::genesis(ChainId::new("ca")?);
 /// let mut events = Vec::new();
 /// for i in 0..10 {
-///     let draft = EventDraft::new("TEST", "ca", "node", Status::Success, i);
+///     let draft = EventDraft::new("TEST", "ca", "node", Status::Success, Timestamp::from_millis(i));
 ///     events.push(chainer.seal(&mut head, &draft)?);
 /// }
 /// events[4].code = "FORGED".into();
@@ -666,13 +665,9 @@ impl Verifier {
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
         self.records += 1;
-        let known_version = event.version == FORMAT_VERSION
-            || (event.version == LEGACY_FORMAT_VERSION && event.purged.is_none());
+        let shape = event.shape_error();
         let auth = match self.secrets.get(event.secret_id) {
-            _ if !known_version => Auth::Malformed(match event.version {
-                LEGACY_FORMAT_VERSION => "a format 1 event cannot be a stub".to_owned(),
-                v => format!("unknown format version {v}"),
-            }),
+            _ if shape.is_some() => Auth::Malformed(shape.unwrap_or_default()),
             None => {
                 self.sealed_bytes += event.sealed_len();
                 Auth::UnknownSecret

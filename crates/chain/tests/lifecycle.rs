@@ -18,6 +18,7 @@
 // Tests may unwrap: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use stream_chain::Timestamp;
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
@@ -250,7 +251,7 @@ fn life(seed: u64, n: usize, chains: usize) -> Life {
             };
             let draft = record.draft("pod-0", ts);
             if rng.below(2) == 0 {
-                draft.remove_at(now - 1)
+                draft.remove_at(Timestamp::from_millis(now - 1))
             } else {
                 draft
             }
@@ -260,7 +261,7 @@ fn life(seed: u64, n: usize, chains: usize) -> Life {
                 *rng.pick(&MODULES),
                 *rng.pick(&NODES),
                 Status::Success,
-                ts,
+                Timestamp::from_millis(ts),
             )
             .public("serial", format!("{i:04x}"));
             if rng.below(3) == 0 {
@@ -268,9 +269,9 @@ fn life(seed: u64, n: usize, chains: usize) -> Life {
             }
             match rng.below(4) {
                 0 => draft,
-                1 if rng.below(4) == 0 => draft.remove_at(now), // expired at the very ms
-                1 | 2 => draft.remove_at(now - 1 - rng.below(span as usize) as i64),
-                _ => draft.remove_at(now + 1 + rng.below(span as usize) as i64),
+                1 if rng.below(4) == 0 => draft.remove_at(Timestamp::from_millis(now)), // expired at the very ms
+                1 | 2 => draft.remove_at(Timestamp::from_millis(now - 1 - rng.below(span as usize) as i64)),
+                _ => draft.remove_at(Timestamp::from_millis(now + 1 + rng.below(span as usize) as i64)),
             }
         };
         let plan = chainer.plan(&heads[c], rotations[c].as_ref()).unwrap();
@@ -657,7 +658,7 @@ proptest! {
         let mut head = Head::genesis(chain_id("deep"));
         let events: Vec<SealedEvent> = (0..n)
             .map(|i| {
-                let mut draft = EventDraft::new("OCSP-SIGN", "ocsp", "pod-0", Status::Success, T0 + i as i64);
+                let mut draft = EventDraft::new("OCSP-SIGN", "ocsp", "pod-0", Status::Success, Timestamp::from_millis(T0 + i as i64));
                 if i < 2 || rng.below(2) == 0 {
                     draft = draft.sensitive("subject", format!("CN={}", rng.word(12)).into_bytes());
                 }
@@ -758,7 +759,7 @@ fn small() -> (SealSecrets, Vec<SealedEvent>) {
                 "ca",
                 "pod-0",
                 Status::Success,
-                T0 + i as i64,
+                Timestamp::from_millis(T0 + i as i64),
             )
             .public("serial", format!("{:02}", i + 1));
             draft.remove_at_ms = *remove;
@@ -1109,7 +1110,7 @@ fn pod_draft(pod: usize, k: usize, ts: i64) -> EventDraft {
         "tsa",
         format!("pod-{pod}"),
         Status::Success,
-        ts,
+        Timestamp::from_millis(ts),
     )
     .public("n", k.to_string())
 }
@@ -1521,16 +1522,16 @@ fn shred_chain() -> (SealSecrets, Chainer, Vec<SealedEvent>, Head) {
     let chainer = Chainer::new(secrets.clone(), envelope(&keyset));
     let mut head = Head::genesis(chain_id("main"));
     let drafts = [
-        EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, T0)
+        EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, Timestamp::from_millis(T0))
             .public("serial", "01")
             .sensitive("subject", b"CN=alice".to_vec())
             .sensitive("pin", b"1234".to_vec()),
-        EventDraft::new("OCSP-SIGN", "ocsp", "pod-0", Status::Success, T0 + 1)
+        EventDraft::new("OCSP-SIGN", "ocsp", "pod-0", Status::Success, Timestamp::from_millis(T0 + 1))
             .public("serial", "02"),
-        EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-1", Status::Success, T0 + 2)
+        EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-1", Status::Success, Timestamp::from_millis(T0 + 2))
             .sensitive("subject", b"CN=bob".to_vec())
-            .remove_at(NOW - 1),
-        EventDraft::new("TSA-STAMP", "tsa", "pod-1", Status::Success, T0 + 3)
+            .remove_at(Timestamp::from_millis(NOW - 1)),
+        EventDraft::new("TSA-STAMP", "tsa", "pod-1", Status::Success, Timestamp::from_millis(T0 + 3))
             .public("serial", "04"),
     ];
     let events = chainer.seal_batch(&mut head, &drafts).unwrap();
@@ -1887,7 +1888,7 @@ fn a_malformed_shred_record_is_reported_and_covers_nothing() {
     let (secrets, chainer, mut events, mut head) = shred_chain();
     events[0].shred(None);
     // Authentic (sealed by the pod's secret) but naming no key.
-    let draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, "pod-0", Status::Success, T0 + 10)
+    let draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, "pod-0", Status::Success, Timestamp::from_millis(T0 + 10))
         .public("target", "1")
         .public("reason", "no keys named");
     let seq = head.next_seq;

@@ -5,6 +5,7 @@
 // Tests may unwrap: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use stream_chain::Timestamp;
 mod common;
 
 use common::{describe, first_error, verify, verify_all, T0};
@@ -26,7 +27,7 @@ fn chain(name: &str) -> ChainId {
 }
 
 fn draft(ts: i64) -> EventDraft {
-    EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, ts).public("serial", "01")
+    EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, Timestamp::from_millis(ts)).public("serial", "01")
 }
 
 /// `n` events of chain `ca`, one millisecond apart.
@@ -474,7 +475,7 @@ fn a_malformed_record_without_a_position_is_counted() {
 #[test]
 fn an_unknown_version_is_malformed_at_its_seq_without_a_gap() {
     let secrets = secrets();
-    for version in [0u8, 3, 255] {
+    for version in [0u8, 4, 255] {
         let mut events = sealed(&secrets, 5);
         events[3].version = version;
         // Even resealed, a version this crate does not know is refused.
@@ -487,6 +488,44 @@ fn an_unknown_version_is_malformed_at_its_seq_without_a_gap() {
             FindingKind::Malformed(format!("unknown format version {version}"))
         );
     }
+}
+
+/// Format 3 is format 2 with an event id: an id in a format 2 event, or a
+/// format 3 event without one, is malformed even when resealed.
+#[test]
+fn an_event_id_must_match_its_format_version() {
+    let secrets = secrets();
+    let cases: [(u8, Option<&str>, &str); 4] = [
+        (2, Some("req-1"), "an event id in a format 2 event (ids are format 3)"),
+        (3, None, "a format 3 event without its event id"),
+        (3, Some(""), "an event id has 1 to 128 bytes; this one has 0"),
+        (3, Some("a b"), "an event id is printable ASCII without spaces; byte 1 is not"),
+    ];
+    for (version, id, why) in cases {
+        let mut events = sealed(&secrets, 5);
+        events[3].version = version;
+        events[3].event_id = id.map(str::to_owned);
+        events[3].seal = events[3].compute_seal(secrets.current());
+        let report = verify_all(&secrets, &events);
+        assert_eq!(report.errors, 1, "{}", describe(&report));
+        assert_eq!(report.findings[0].seq, Some(4));
+        assert_eq!(report.findings[0].kind, FindingKind::Malformed(why.into()));
+    }
+    // A valid one verifies, and its id is sealed: changing it breaks the seal.
+    let mut events = sealed(&secrets, 5);
+    events[3].version = 3;
+    events[3].event_id = Some("req-1".into());
+    events[3].seal = events[3].compute_seal(secrets.current());
+    let mut relinked = events.clone();
+    for i in 4..relinked.len() {
+        relinked[i].prev = relinked[i - 1].seal;
+        relinked[i].seal = relinked[i].compute_seal(secrets.current());
+    }
+    assert!(verify_all(&secrets, &relinked).is_ok());
+    relinked[3].event_id = Some("req-2".into());
+    let report = verify_all(&secrets, &relinked);
+    assert_eq!(report.findings[0].seq, Some(4));
+    assert_eq!(report.findings[0].kind, FindingKind::Modified);
 }
 
 #[test]
@@ -556,7 +595,7 @@ fn two_authentic_events_at_one_position_are_a_fork() {
     let b = chainer
         .seal(
             &mut head_b,
-            &EventDraft::new("SSH-SIGN", "ssh", "pod-1", Status::Failure, T0 + 6),
+            &EventDraft::new("SSH-SIGN", "ssh", "pod-1", Status::Failure, Timestamp::from_millis(T0 + 6)),
         )
         .unwrap();
     assert_eq!((a.seq, a.prev), (b.seq, b.prev));

@@ -25,7 +25,8 @@ use stream_chain::{
     detail_aad, shred_refusal, Anchor, ChainId, Chainer, Checkpoint, Detail, DetailValue,
     EventDraft, FindingKind, Head, IntegrityReport, PurgeScan, PurgeStep, ReportStatus,
     RotationRecord, Seal, SealPlan, SealSecret, SealSecrets, SealedEvent, SensitiveValue,
-    ShredRecord, Status, Verifier, FORMAT_VERSION, LEGACY_FORMAT_VERSION, RECORD_VERSION,
+    ShredRecord, Status, Timestamp, Verifier, EVENT_ID_FORMAT_VERSION, FORMAT_VERSION,
+    LEGACY_FORMAT_VERSION, RECORD_VERSION,
 };
 use stream_keyset::{Algorithm, EnvelopeCiphertext, Keyset};
 
@@ -174,6 +175,7 @@ fn unsealed(
         seal: Seal::GENESIS,
         anchor: None,
         purged: None,
+        event_id: None,
     }
 }
 
@@ -266,7 +268,7 @@ fn events() -> [SealedEvent; 5] {
         "ca",
         "stream-1",
         Status::Failure,
-        T1 + 2_000,
+        Timestamp::from_millis(T1 + 2_000),
     )
     .public("serial", "01ab")
     .public("reason", "keyCompromise");
@@ -275,6 +277,38 @@ fn events() -> [SealedEvent; 5] {
     let fifth = done.events.pop().unwrap();
     assert!(done.events.is_empty());
     [first, second, third, fourth, fifth]
+}
+
+/// A format 3 chain: two events carrying the caller's event id (the second
+/// also a sensitive detail's ciphertext), sealed by the library.
+fn event_id_events() -> [SealedEvent; 2] {
+    let mut first = unsealed(
+        EVENT_ID_FORMAT_VERSION,
+        1,
+        T1,
+        ("LIFECYCLE-ENROLL", "ca", "stream-0"),
+        Status::Success,
+        vec![public("serial", "02cd"), subject()],
+        None,
+        Seal::GENESIS,
+    );
+    first.event_id = Some("req-7f3a-0001".into());
+    let first = sealed(first);
+    let chainer = Chainer::new(SealSecrets::new(secret()), None);
+    let mut head = Head::after(&first);
+    let draft = EventDraft::new(
+        "OCSP-SIGN",
+        "ocsp",
+        "stream-1",
+        Status::Warning,
+        Timestamp::from_millis(T1 + 10),
+    )
+    .public("serial", "02cd")
+    .remove_at(Timestamp::from_millis(T1 + YEAR_MS))
+    .with_event_id("0b8f6c2e-2d1f-4a51-9c1e-4b4c1d2e3f40");
+    let second = chainer.seal(&mut head, &draft).unwrap();
+    assert_eq!(second.version, EVENT_ID_FORMAT_VERSION);
+    [first, second]
 }
 
 /// The stub of event 2 a purge at [`STUB_MS`] leaves, its mark sealed by
@@ -348,6 +382,9 @@ fn event_json(name: &str, event: &SealedEvent) -> Value {
         "sealed_len": event.sealed_len(),
         "seal_hex": event.seal.to_hex(),
     });
+    if let Some(id) = &event.event_id {
+        value["input"]["event_id"] = id.clone().into();
+    }
     if event.version != LEGACY_FORMAT_VERSION {
         let fields = value.as_object_mut().unwrap();
         fields.insert(
@@ -489,6 +526,13 @@ fn vectors() -> Value {
     let events = events();
     let stub = stub();
     let legacy = legacy_events();
+    let ids = event_id_events();
+    assert!(verify(&ids).is_ok(), "{:?}", verify(&ids).findings);
+    let mut id_stub = ids[1].clone();
+    id_stub.purge(STUB_MS, &secret).unwrap();
+    assert!(id_stub.event_id.is_none());
+    let id_stubbed = verify(&[ids[0].clone(), id_stub.clone()]);
+    assert!(id_stubbed.is_ok(), "{:?}", id_stubbed.findings);
 
     // Both chains verify, with the seal secrets only; so does the format 2
     // chain with its stub.
@@ -576,6 +620,12 @@ fn vectors() -> Value {
             event_json("rotation record to the successor secret, sealed by it", &events[3]),
             event_json("sealed by the successor after the rotation record", &events[4]),
         ],
+        "event_id_format_version": EVENT_ID_FORMAT_VERSION,
+        "event_id_events": [
+            event_json("format 3: genesis with an event id", &ids[0]),
+            event_json("format 3: chained, with an event id", &ids[1]),
+        ],
+        "event_id_stub": stub_json("format 3 event 2 purged: its id goes with the content", &id_stub),
         "stubs": [
             stub_json("event 2 purged by retention, the mark sealed by the successor", &stub),
         ],

@@ -343,3 +343,10 @@ pub(crate) fn looks_like_json(bytes: &[u8]) -> bool {
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'{')
 }
+
+/// Whether `bytes` are printable UTF-8 text (whitespace allowed, no other
+/// control character): never a binary keyset.
+pub(crate) fn is_text(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_ascii_whitespace()))
+}

@@ -333,7 +333,10 @@ impl Keyset {
     /// Reads a keyset in either of Tink's cleartext forms: JSON (what env
     /// `KEYSET` holds) or binary protobuf.
     pub fn parse(bytes: &[u8]) -> Result<Keyset> {
-        if json::looks_like_json(bytes) {
+        // Text is meant as JSON (a binary keyset starts with a protobuf tag,
+        // a control byte): its error is the JSON parser's, which says what
+        // is wrong, not a protobuf decoder's.
+        if json::looks_like_json(bytes) || json::is_text(bytes) {
             let text =
                 std::str::from_utf8(bytes).map_err(|_| Error::Json("not UTF-8 text".to_owned()))?;
             Keyset::from_json(text)

@@ -61,6 +61,10 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
     if event.purged.is_none() {
         insert_content(&mut document, event);
     }
+    if let (Some(id), None) = (&event.event_id, &event.purged) {
+        document.insert("eventId", id);
+        document.insert("eventKey", event_key(&event.chain, id));
+    }
     if let Some(remove_at) = event.remove_at_ms {
         document.insert("removeAt", DateTime::from_millis(remove_at));
     }
@@ -74,6 +78,13 @@ pub fn event_to_document(event: &SealedEvent) -> Document {
         document.insert("anchor", anchor_to_document(anchor));
     }
     document
+}
+
+/// The derived key of the unique, sparse `event_key` index, which makes an
+/// event id unique in its chain (not sealed, not read back: what it finds
+/// is checked against the sealed id): `<chain length>:<chain>:<event id>`.
+pub fn event_key(chain: &ChainId, id: &str) -> String {
+    format!("{}:{}:{id}", chain.as_str().len(), chain.as_str())
 }
 
 /// The content fields of an event, and the derived `terms`.
@@ -207,9 +218,28 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
         Some(RawBsonRef::Document(p)) => Some(raw_purge_mark(p).map_err(&malformed)?),
         Some(_) => return Err(malformed("field `purged`: not a document".into())),
     };
-    if let Some(purged) = purged {
-        return raw_stub(&f, version, chain.clone(), seq, purged).map_err(&malformed);
+    let event = match purged {
+        Some(purged) => raw_stub(&f, version, chain.clone(), seq, purged).map_err(&malformed)?,
+        None => raw_full(&f, version, chain.clone(), seq, &malformed)?,
+    };
+    match event.shape_error() {
+        Some(reason) => Err(Malformed {
+            chain: Some(event.chain),
+            seq: Some(event.seq),
+            reason,
+        }),
+        None => Ok(event),
     }
+}
+
+/// An event with its content.
+fn raw_full(
+    f: &RawFields<'_>,
+    version: u8,
+    chain: Option<ChainId>,
+    seq: Option<u64>,
+    malformed: &dyn Fn(String) -> Malformed,
+) -> Result<SealedEvent, Malformed> {
     let event = SealedEvent {
         version,
         chain: chain.clone().ok_or_else(|| {
@@ -241,6 +271,11 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
             Some(_) => return Err(malformed("field `anchor`: not a document".into())),
         },
         purged: None,
+        event_id: match f.event_id {
+            None => None,
+            Some(RawBsonRef::String(id)) => Some(id.to_owned()),
+            Some(_) => return Err(malformed("field `eventId`: not a string".into())),
+        },
     };
     Ok(event)
 }
@@ -260,6 +295,7 @@ fn raw_stub(
         ("node", f.node),
         ("status", f.status),
         ("details", f.details),
+        ("eventId", f.event_id),
     ];
     if let Some((name, _)) = content.iter().find(|(_, v)| v.is_some()) {
         return Err(format!("a stub holds no content, but it has `{name}`"));
@@ -288,6 +324,7 @@ fn raw_stub(
             Some(_) => return Err("field `anchor`: not a document".into()),
         },
         purged: Some(purged),
+        event_id: None,
     })
 }
 
@@ -321,6 +358,7 @@ struct RawFields<'a> {
     seal: Option<RawBsonRef<'a>>,
     anchor: Option<RawBsonRef<'a>>,
     purged: Option<RawBsonRef<'a>>,
+    event_id: Option<RawBsonRef<'a>>,
 }
 
 impl<'a> RawFields<'a> {
@@ -345,6 +383,7 @@ impl<'a> RawFields<'a> {
                 "seal" => &mut self.seal,
                 "anchor" => &mut self.anchor,
                 "purged" => &mut self.purged,
+                "eventId" => &mut self.event_id,
                 _ => continue,
             };
             *slot = Some(value);
@@ -536,6 +575,7 @@ mod tests {
             seal: Seal([9; 32]),
             anchor: None,
             purged: None,
+            event_id: None,
         };
         event.anchor = Some(Anchor::new(&event, 1_800_000_000_000, &secret));
         event
@@ -598,12 +638,12 @@ mod tests {
                 "ca",
                 "stream-ca-0",
                 Status::Success,
-                1_700_000_000_000,
+                stream_chain::Timestamp::from_millis(1_700_000_000_000),
             )
             .public("serial", "4f2a9c1e07d3b855")
             .public("profile", "tls-server")
             .public("issuer", "CN=Stream Issuing CA 1")
-            .remove_at(1_800_000_000_000)
+            .remove_at(stream_chain::Timestamp::from_millis(1_800_000_000_000))
         };
         let enrollment = base()
             .public("requestId", "6f1c2e8a-0b4d-4c61-9a7e-3f5b2d9c8e10")

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// A secret value in Stream's `{clear, secure}` shape. In memory `clear`
 /// holds the value; in the database only `secure` (an envelope ciphertext
 /// bound to collection, document id and field path) is stored.
-#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Serialize, Deserialize, Default)]
 pub struct Secure<T> {
     /// The value in clear (never stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +33,14 @@ impl<T> Secure<T> {
             clear: Some(value),
             secure: None,
         }
+    }
+}
+
+/// Two values are equal when their clear values are: the ciphertext (fresh
+/// each time a value is stored) is not compared.
+impl<T: PartialEq> PartialEq for Secure<T> {
+    fn eq(&self, other: &Secure<T>) -> bool {
+        self.clear == other.clear
     }
 }
 
@@ -88,16 +96,7 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
     /// Stores `value` as document `id` (replacing it): every `clear` is
     /// encrypted into `secure` and removed.
     pub async fn put(&self, id: &str, value: &T) -> Result<()> {
-        let mut document = mongodb::bson::serialize_to_document(value)
-            .map_err(|_| self.bad(id, "the value does not serialize to a BSON document".into()))?;
-        document.remove("_id");
-        seal_fields(&mut document, &[], &|path, clear| {
-            let bytes = mongodb::bson::serialize_to_vec(&doc! {"v": clear})
-                .map_err(|_| self.bad(id, "a clear value does not serialize".into()))?;
-            let aad = field_aad(self.collection.name(), id, path);
-            Ok(self.envelope.encrypt(&bytes, &aad)?)
-        })?;
-        document.insert("_id", id);
+        let document = seal_document(&self.envelope, self.collection.name(), id, value)?;
         self.collection
             .replace_one(doc! {"_id": id}, document)
             .upsert(true)
@@ -107,29 +106,10 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
 
     /// Reads document `id`, decrypting every `secure` into `clear`.
     pub async fn get(&self, id: &str) -> Result<Option<T>> {
-        let Some(mut document) = self.collection.find_one(doc! {"_id": id}).await? else {
+        let Some(document) = self.collection.find_one(doc! {"_id": id}).await? else {
             return Ok(None);
         };
-        document.remove("_id");
-        open_fields(&mut document, &[], &|path, secure| {
-            let aad = field_aad(self.collection.name(), id, path);
-            let bytes = self.envelope.decrypt(secure, &aad)?;
-            let wrapper = Document::from_reader(bytes.as_slice())
-                .map_err(|_| self.bad(id, "a decrypted value is not BSON".into()))?;
-            wrapper
-                .get("v")
-                .cloned()
-                .ok_or_else(|| self.bad(id, "empty secure value".into()))
-        })?;
-        // Serde's message may quote the value it rejected, which can be a
-        // decrypted secret: say only that the shape is wrong.
-        let value = mongodb::bson::deserialize_from_document(document).map_err(|_| {
-            self.bad(
-                id,
-                "the stored document does not have the shape of the type".into(),
-            )
-        })?;
-        Ok(Some(value))
+        open_document(&self.envelope, self.collection.name(), id, document).map(Some)
     }
 
     /// Re-wraps the data key of every secure field under the keyset's
@@ -139,34 +119,8 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
         let mut cursor = self.collection.find(doc! {}).await?;
         let mut changed = 0;
         while let Some(mut document) = cursor.try_next().await? {
-            let id = document.get("_id").cloned().unwrap_or(Bson::Null);
-            let mut count = 0;
-            let mut failure = None;
-            rewrap_fields(&mut document, &mut |secure| {
-                let (len, rest) = secure.split_first_chunk::<4>()?;
-                let len = u32::from_be_bytes(*len) as usize;
-                let wrapped = rest.get(..len)?;
-                if self.envelope.is_wrapped_by_primary(wrapped) {
-                    return None;
-                }
-                match self.envelope.rewrap(secure) {
-                    Ok(rewrapped) => {
-                        count += 1;
-                        Some(rewrapped)
-                    }
-                    Err(e) => {
-                        failure.get_or_insert(e);
-                        None
-                    }
-                }
-            });
-            if let Some(e) = failure {
-                // Nothing of this document is written: its fields stay
-                // readable under the old key, and the caller learns that the
-                // old key must not be destroyed yet.
-                return Err(e.into());
-            }
-            if count > 0 {
+            if rewrap_document(&self.envelope, &mut document)? {
+                let id = document.get("_id").cloned().unwrap_or(Bson::Null);
                 self.collection
                     .replace_one(doc! {"_id": id}, document)
                     .await?;
@@ -175,14 +129,117 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
         }
         Ok(changed)
     }
+}
 
-    fn bad(&self, id: &str, reason: String) -> Error {
-        Error::Document {
-            collection: self.collection.name().to_owned(),
-            id: id.to_owned(),
-            reason,
-        }
+fn bad(collection: &str, id: &str, reason: &str) -> Error {
+    Error::Document {
+        collection: collection.to_owned(),
+        id: id.to_owned(),
+        reason: reason.to_owned(),
     }
+}
+
+/// The stored form of `value` as document `id` of `collection`: every
+/// `clear` of a `{clear, secure}` field encrypted by `envelope` into
+/// `secure` (bound to collection, id and field path) and removed.
+///
+/// # Errors
+/// [`Error::Unserializable`] when `value` is not a document; a keyset
+/// error when encryption fails.
+pub fn seal_document<T: Serialize>(
+    envelope: &Envelope,
+    collection: &str,
+    id: &str,
+    value: &T,
+) -> Result<Document> {
+    let unserializable = || Error::Unserializable {
+        collection: collection.to_owned(),
+        id: id.to_owned(),
+    };
+    let mut document =
+        mongodb::bson::serialize_to_document(value).map_err(|_| unserializable())?;
+    document.remove("_id");
+    seal_fields(&mut document, &[], &|path, clear| {
+        let bytes =
+            mongodb::bson::serialize_to_vec(&doc! {"v": clear}).map_err(|_| unserializable())?;
+        let aad = field_aad(collection, id, path);
+        Ok(envelope.encrypt(&bytes, &aad)?)
+    })?;
+    document.insert("_id", id);
+    Ok(document)
+}
+
+/// The value of stored document `id` of `collection`, every `secure`
+/// decrypted into `clear`.
+///
+/// # Errors
+/// [`Error::Document`] when the document does not have the shape of `T`
+/// or a decrypted value is not BSON; a keyset error when a `secure` does
+/// not decrypt (another place, another keyset, modified).
+pub fn open_document<T: DeserializeOwned>(
+    envelope: &Envelope,
+    collection: &str,
+    id: &str,
+    mut document: Document,
+) -> Result<T> {
+    document.remove("_id");
+    open_fields(&mut document, &[], &|path, secure| {
+        let aad = field_aad(collection, id, path);
+        let bytes = envelope.decrypt(secure, &aad)?;
+        let wrapper = Document::from_reader(bytes.as_slice())
+            .map_err(|_| bad(collection, id, "a decrypted value is not BSON"))?;
+        wrapper
+            .get("v")
+            .cloned()
+            .ok_or_else(|| bad(collection, id, "empty secure value"))
+    })?;
+    // Serde's message may quote the value it rejected, which can be a
+    // decrypted secret: say only that the shape is wrong.
+    mongodb::bson::deserialize_from_document(document).map_err(|_| {
+        bad(
+            collection,
+            id,
+            "the stored document does not have the shape of the type",
+        )
+    })
+}
+
+/// Re-wraps the data key of every secure field of a stored document under
+/// the keyset's current primary; returns whether anything changed.
+///
+/// # Errors
+/// A keyset error when a field cannot be re-wrapped (its key is not in the
+/// keyset): nothing of the document is changed then, and the old key must
+/// stay in the keyset.
+pub fn rewrap_document(envelope: &Envelope, document: &mut Document) -> Result<bool> {
+    let mut copy = document.clone();
+    let mut count = 0;
+    let mut failure = None;
+    rewrap_fields(&mut copy, &mut |secure| {
+        let (len, rest) = secure.split_first_chunk::<4>()?;
+        let len = u32::from_be_bytes(*len) as usize;
+        let wrapped = rest.get(..len)?;
+        if envelope.is_wrapped_by_primary(wrapped) {
+            return None;
+        }
+        match envelope.rewrap(secure) {
+            Ok(rewrapped) => {
+                count += 1;
+                Some(rewrapped)
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+                None
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    if count > 0 {
+        *document = copy;
+    }
+    Ok(count > 0)
 }
 
 fn is_secure_shape(d: &Document) -> bool {

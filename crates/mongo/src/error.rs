@@ -67,6 +67,19 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// The event id of a draft is held by a stored record that is not an
+    /// authentic event of that chain with that id: nothing was appended.
+    #[error("chain `{chain}`: event id `{event_id}` is held by {chain}#{seq:?}: {reason}")]
+    EventIdTaken {
+        /// The chain.
+        chain: String,
+        /// The event id.
+        event_id: String,
+        /// Where the record holding it claims to stand.
+        seq: Option<u64>,
+        /// Why it is not taken as the stored event.
+        reason: String,
+    },
     /// A record asked to be quarantined is authentic, or absent.
     #[error("chain `{chain}`, seq {seq}: not quarantined: {reason}")]
     NotQuarantinable {
@@ -125,6 +138,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A value given to store does not serialize to a BSON document.
+    #[error("document `{id}` for `{collection}`: the value does not serialize to a BSON document (a struct or map with string keys is needed)")]
+    Unserializable {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+    },
+    /// A search query or cursor was refused.
+    #[error(transparent)]
+    Query(#[from] crate::search::QueryError),
     /// Sealing or verification failed.
     #[error(transparent)]
     Chain(#[from] stream_chain::Error),
@@ -171,13 +195,14 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Whether a driver error is a duplicate key (code 11000) on insert from
 /// one of the indexes that place an event (`_id`, derived from chain and
-/// seq, or the unique `chain_seq`): a lost race. Returns the position of
+/// seq, or the unique `chain_seq`: a lost race) or from `event_key` (an
+/// event id already stored: the caller looks it up). Returns the position of
 /// the document that collided. A duplicate on any other unique index (one
 /// an operator added) is not a race: retrying would not help.
 pub(crate) fn duplicate_key_index(error: &mongodb::error::Error) -> Option<usize> {
     use mongodb::error::{ErrorKind, WriteFailure};
     let placing = |message: &str| match index_named(message) {
-        Some(name) => name == "_id_" || name == "chain_seq",
+        Some(name) => name == "_id_" || name == "chain_seq" || name == "event_key",
         // A server that does not name the index (none seen so far): the
         // caller re-reads the position before linking, so a wrong guess
         // costs a retry, never a fork.

@@ -39,13 +39,16 @@ mod documents;
 mod error;
 mod log;
 mod reports;
+mod search;
 mod turn;
 
-pub use crate::documents::{SealedDocuments, Secure};
+pub use crate::documents::{open_document, rewrap_document, seal_document, SealedDocuments, Secure};
 pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
-    wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, SearchPage,
-    SearchQuery, ShredOutcome,
+    wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, ShredOutcome,
+};
+pub use crate::search::{
+    QueryError, SearchCursor, SearchPage, SearchQuery, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use crate::reports::{report_from_document, report_to_document};
 pub use mongodb;

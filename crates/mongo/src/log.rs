@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, Bson, DateTime, Document};
 use mongodb::options::{CollectionOptions, IndexOptions, ReadConcern, WriteConcern};
 use mongodb::{Collection, Database, IndexModel};
@@ -14,16 +15,17 @@ use rand::Rng as _;
 use stream_chain::{
     check_not_reserved, shred_refusal, superseded_positions, Anchor, ChainId, Chainer, Checkpoint,
     DetailValue, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, ReportStatus,
-    RotationRecord, Seal, SealPlan, Sealed, SealedEvent, SensitiveValue, ShredRecord, Status,
+    RotationRecord, Seal, SealPlan, Sealed, SealedEvent, SensitiveValue, ShredRecord,
     Verifier, VerifyReport, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
 use tokio::sync::oneshot;
 
 use crate::codec::{
-    anchor_to_document, binary, event_doc_id, event_from_document, event_to_document,
+    anchor_to_document, binary, event_doc_id, event_from_document, event_key, event_to_document,
     purge_mark_to_document, search_term, seq_to_bson, Malformed,
 };
 use crate::error::{duplicate_key_index, Error, Outcome, Result};
+use crate::search::{SearchCursor, SearchPage, SearchQuery};
 use crate::reports::{report_from_document, report_to_document};
 use crate::turn::{authentic_hint, bounded, Turn, Turns};
 
@@ -150,73 +152,6 @@ impl Default for Writer {
             }),
         }
     }
-}
-
-/// Search filters: the fields Stream's event search filters on.
-#[derive(Clone, Debug, Default)]
-pub struct SearchQuery {
-    /// Only this chain.
-    pub chain: Option<String>,
-    /// Event code.
-    pub code: Option<String>,
-    /// Module.
-    pub module: Option<String>,
-    /// Node.
-    pub node: Option<String>,
-    /// Status.
-    pub status: Option<Status>,
-    /// From this time (inclusive, UTC ms).
-    pub from_ms: Option<i64>,
-    /// Until this time (exclusive, UTC ms).
-    pub to_ms: Option<i64>,
-    /// A public detail equal to this value.
-    pub detail: Option<(String, String)>,
-    /// Newest first (default) or oldest first.
-    pub oldest_first: bool,
-    /// Skip this many.
-    pub skip: u64,
-    /// At most this many (0: 100).
-    pub limit: i64,
-}
-
-impl SearchQuery {
-    /// Whether `event` matches the filters (the same semantics as the
-    /// MongoDB query, for logs kept elsewhere, e.g. in memory).
-    pub fn matches(&self, event: &SealedEvent) -> bool {
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        !event.is_stub()
-            && eq(&self.chain, event.chain.as_str())
-            && eq(&self.code, &event.code)
-            && eq(&self.module, &event.module)
-            && eq(&self.node, &event.node)
-            && self.status.is_none_or(|s| s == event.status)
-            && self.from_ms.is_none_or(|from| event.timestamp_ms >= from)
-            && self.to_ms.is_none_or(|to| event.timestamp_ms < to)
-            && self.detail.as_ref().is_none_or(|(k, v)| {
-                event.details.iter().any(|d| {
-                    d.key == *k
-                        && matches!(&d.value, stream_chain::DetailValue::Public(p) if p == v)
-                })
-            })
-    }
-
-    /// The page size asked for (100 when not set).
-    pub fn page_size(&self) -> i64 {
-        if self.limit <= 0 {
-            100
-        } else {
-            self.limit
-        }
-    }
-}
-
-/// One page of search results.
-#[derive(Debug)]
-pub struct SearchPage {
-    /// The events of this page.
-    pub events: Vec<SealedEvent>,
-    /// How many match in all.
-    pub total: u64,
 }
 
 /// What a purge did to one chain.
@@ -420,10 +355,23 @@ impl EventLog {
             .unique(true)
             .name("chain_seq".to_owned())
             .build();
-        let mut models = vec![IndexModel::builder()
-            .keys(doc! {"chain": 1, "seq": 1})
-            .options(unique)
-            .build()];
+        let mut models = vec![
+            IndexModel::builder()
+                .keys(doc! {"chain": 1, "seq": 1})
+                .options(unique)
+                .build(),
+            // Event ids, unique per chain; only events with one are indexed.
+            IndexModel::builder()
+                .keys(doc! {"eventKey": 1})
+                .options(
+                    IndexOptions::builder()
+                        .unique(true)
+                        .sparse(true)
+                        .name("event_key".to_owned())
+                        .build(),
+                )
+                .build(),
+        ];
         for (name, keys) in [
             ("timestamp", doc! {"timestamp": -1}),
             ("code_timestamp", doc! {"code": 1, "timestamp": -1}),
@@ -711,6 +659,9 @@ impl EventLog {
                 Err(_) => (0, Some(None)),
             };
             let mut conflict = matches!(&error, Some(Some(e)) if duplicate_key_index(e).is_some());
+            // The event id of a draft already stored (an earlier attempt, a
+            // retry on another pod): its job gets the stored event.
+            let mut stored_id = None;
             if conflict {
                 let seq = sealed.get(inserted).map(|(_, e)| e.seq);
                 // A lost race only if the position is really taken: a
@@ -725,10 +676,21 @@ impl EventLog {
                 };
                 if conflict {
                     state.occupied = seq;
+                } else if let Some((job, id)) = sealed
+                    .get(inserted)
+                    .and_then(|(job, e)| Some((*job, e.event_id.as_deref()?)))
+                {
+                    match self.stored_with_id(chain, id, deadline).await {
+                        Ok(Some(event)) => stored_id = Some((job, event)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(chain = %chain, error = %e, "could not look up an event id");
+                        }
+                    }
                 }
             }
             let failure = match error {
-                Some(Some(e)) if !conflict => Some(Some(e)),
+                Some(Some(e)) if !conflict && stored_id.is_none() => Some(Some(e)),
                 Some(None) => Some(None),
                 _ => None,
             };
@@ -779,6 +741,15 @@ impl EventLog {
             for (job, n) in jobs.iter_mut().zip(written) {
                 job.drafts.drain(..n);
             }
+            let retry_ids = stored_id.is_some();
+            if let Some((index, stored)) = stored_id {
+                if let Some(job) = jobs.get_mut(index) {
+                    if let Err(e) = self.take_stored(job, stored) {
+                        let job = jobs.remove(index);
+                        job.finish(Err(e));
+                    }
+                }
+            }
             let (finished, waiting): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.drafts.is_empty());
             finished.into_iter().for_each(|j| j.finish(Ok(())));
@@ -805,6 +776,10 @@ impl EventLog {
                     },
                 };
                 return fail_all(jobs, &error);
+            }
+            if retry_ids {
+                // Not a race: what follows the stored id is sealed again.
+                continue;
             }
             // Someone else wrote at our position (a turn granted twice, a
             // holder presumed gone, a process not taking turns): find the
@@ -984,6 +959,54 @@ impl EventLog {
         .await
     }
 
+    /// The authentic event of `chain` stored with event id `id`, if any: a
+    /// record the `event_key` index finds is taken only if its seal is
+    /// valid and it carries that id in that chain (the key is derived, not
+    /// sealed).
+    async fn stored_with_id(
+        &self,
+        chain: &ChainId,
+        id: &str,
+        deadline: Instant,
+    ) -> Result<Option<SealedEvent>> {
+        let found = bounded(deadline, chain, "looking up an event id", async {
+            Ok(self
+                .events
+                .find_one(doc! {"eventKey": event_key(chain, id)})
+                .await?)
+        })
+        .await?;
+        let Some(document) = found else {
+            return Ok(None);
+        };
+        let event = event_from_document(&document)?;
+        let chainer = self.chainer();
+        if event.chain != *chain
+            || event.event_id.as_deref() != Some(id)
+            || !event.seal_is_valid(chainer.secrets())
+        {
+            return Err(Error::EventIdTaken {
+                chain: chain.to_string(),
+                event_id: id.to_owned(),
+                seq: Some(event.seq),
+                reason: "the record holding it is not an authentic event with that id; verify the chain".into(),
+            });
+        }
+        Ok(Some(event))
+    }
+
+    /// Answers the first draft of `job` with `stored`, the event already
+    /// stored with its event id, if it describes the same event.
+    fn take_stored(&self, job: &mut Job, stored: SealedEvent) -> Result<()> {
+        let Some(draft) = job.drafts.first() else {
+            return Ok(());
+        };
+        self.chainer().check_same_event(draft, &stored)?;
+        job.drafts.remove(0);
+        job.done.push(stored);
+        Ok(())
+    }
+
     /// The document of the last event in an unbroken run of `_id`s from
     /// `known`, or `None` when `known` itself is not there.
     async fn probe_head(&self, chain: &ChainId, known: u64) -> Result<Option<(u64, Document)>> {
@@ -1132,18 +1155,23 @@ impl EventLog {
         })
     }
 
-    /// Events `from..=to` of `chain`, in order.
-    pub async fn range(&self, chain: &ChainId, from: u64, to: u64) -> Result<Vec<SealedEvent>> {
-        let mut cursor = self
-            .events
-            .find(doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(from), "$lte": seq_to_bson(to)}})
-            .sort(doc! {"seq": 1})
-            .await?;
-        let mut out = Vec::new();
-        while let Some(d) = cursor.try_next().await? {
-            out.push(event_from_document(&d)?);
-        }
-        Ok(out)
+    /// Events `from..=to` of `chain`, in order, as a stream read through
+    /// one cursor (constant memory).
+    pub fn range(
+        &self,
+        chain: &ChainId,
+        from: u64,
+        to: u64,
+    ) -> BoxStream<'static, Result<SealedEvent>> {
+        let events = self.events.clone();
+        let filter = doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(from), "$lte": seq_to_bson(to)}};
+        futures_util::stream::once(async move { events.find(filter).sort(doc! {"seq": 1}).await })
+            .map_err(Error::from)
+            .map_ok(|cursor| {
+                cursor.map(|d| Ok(event_from_document(&d.map_err(Error::from)?)?))
+            })
+            .try_flatten()
+            .boxed()
     }
 
     /// Feeds every stored event (of `chain`, or all) into `verifier`, in
@@ -1332,53 +1360,37 @@ impl EventLog {
         Ok(())
     }
 
-    /// Searches events; sorted by time (newest first unless
-    /// `oldest_first`), paged, with the total count.
-    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage> {
-        let mut filter = Document::new();
-        for (field, value) in [
-            ("chain", &query.chain),
-            ("code", &query.code),
-            ("module", &query.module),
-            ("node", &query.node),
-        ] {
-            if let Some(v) = value {
-                filter.insert(field, v.as_str());
-            }
-        }
-        if let Some(status) = query.status {
-            filter.insert("status", status.as_str());
-        }
-        let mut time = Document::new();
-        if let Some(from) = query.from_ms {
-            time.insert("$gte", DateTime::from_millis(from));
-        }
-        if let Some(to) = query.to_ms {
-            time.insert("$lt", DateTime::from_millis(to));
-        }
-        if !time.is_empty() {
-            filter.insert("timestamp", time);
-        }
-        if let Some((k, v)) = &query.detail {
-            filter.insert("terms", crate::codec::search_term(k, v));
-        }
-        // Stubs (purged events) hold nothing to find.
-        filter.insert("purged", doc! {"$exists": false});
-        let total = self.events.count_documents(filter.clone()).await?;
-        let order = if query.oldest_first { 1 } else { -1 };
-        let limit = query.page_size();
-        let mut cursor = self
+    /// One page of the events matching `query`, after `cursor` (from the
+    /// start without one), in the query's order.
+    ///
+    /// # Errors
+    /// [`Error::Query`] for a page size out of range, an empty time range
+    /// or a cursor of another query.
+    pub async fn search_page(
+        &self,
+        query: &SearchQuery,
+        cursor: Option<&SearchCursor>,
+    ) -> Result<SearchPage> {
+        query.check()?;
+        let filter = query.filter_after(cursor)?;
+        let mut found = self
             .events
             .find(filter)
-            .sort(doc! {"timestamp": order, "chain": 1, "seq": order})
-            .skip(query.skip)
-            .limit(limit)
+            .sort(query.sort())
+            .limit(i64::from(query.page_size) + 1)
             .await?;
         let mut events = Vec::new();
-        while let Some(d) = cursor.try_next().await? {
+        while let Some(d) = found.try_next().await? {
             events.push(event_from_document(&d)?);
         }
-        Ok(SearchPage { events, total })
+        Ok(SearchPage::of(query, events))
+    }
+
+    /// How many events match `query` in all (one count over the index; ask
+    /// for it once, not per page).
+    pub async fn count(&self, query: &SearchQuery) -> Result<u64> {
+        query.check()?;
+        Ok(self.events.count_documents(query.filter()).await?)
     }
 
     /// Verifies `from..=to` of `chain`, stores the sealed report and
@@ -1464,40 +1476,46 @@ impl EventLog {
         chain: &ChainId,
         limit: i64,
     ) -> Result<Vec<(IntegrityReport, ReportStatus)>> {
+        self.reports(chain, Some(limit)).await?.try_collect().await
+    }
+
+    /// The reports of `chain`, newest first (at most `limit`), each with
+    /// the status to show, as a stream read through one cursor.
+    pub async fn reports(
+        &self,
+        chain: &ChainId,
+        limit: Option<i64>,
+    ) -> Result<BoxStream<'static, Result<(IntegrityReport, ReportStatus)>>> {
         let chainer = self.chainer();
         let secrets = chainer.secrets().clone();
         let superseded = superseded_positions(&self.rotations(chain, &chainer).await?);
-        let mut cursor = self
+        let collection = self.config.reports.clone();
+        let cursor = self
             .reports
             .find(doc! {"chain": chain.as_str()})
             .sort(doc! {"toSeq": -1, "created": -1})
-            .limit(limit)
+            .limit(limit.unwrap_or(0))
             .await?;
-        let mut out = Vec::new();
-        while let Some(d) = cursor.try_next().await? {
-            match report_from_document(&d) {
-                Ok(report) => {
-                    let mut status = report.checked_status(&secrets);
-                    // Sealed by a secret superseded at or before the end
-                    // of its range: no pod made it.
-                    if superseded
-                        .iter()
-                        .any(|(id, at)| *id == report.secret_id && report.to_seq >= *at)
-                    {
-                        status = ReportStatus::ReportIntegrityFailure;
-                    }
-                    out.push((report, status));
+        Ok(cursor
+            .map(move |d| {
+                let d = d?;
+                let report = report_from_document(&d).map_err(|reason| Error::Document {
+                    collection: collection.clone(),
+                    id: d.get("_id").map(ToString::to_string).unwrap_or_default(),
+                    reason,
+                })?;
+                let mut status = report.checked_status(&secrets);
+                // Sealed by a secret superseded at or before the end of
+                // its range: no pod made it.
+                if superseded
+                    .iter()
+                    .any(|(id, at)| *id == report.secret_id && report.to_seq >= *at)
+                {
+                    status = ReportStatus::ReportIntegrityFailure;
                 }
-                Err(reason) => {
-                    return Err(Error::Document {
-                        collection: self.config.reports.clone(),
-                        id: d.get("_id").map(ToString::to_string).unwrap_or_default(),
-                        reason,
-                    })
-                }
-            }
-        }
-        Ok(out)
+                Ok((report, status))
+            })
+            .boxed())
     }
 
     async fn first_seq(&self, chain: &ChainId) -> Result<Option<u64>> {

@@ -4,6 +4,7 @@
 // Each test crate uses a part of this module only.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use stream_chain::Timestamp;
 use stream_chain::{
     ChainId, Chainer, EventDraft, Finding, Head, RotationRecord, SealSecret, SealSecrets,
     SealedEvent, Status, Verifier, VerifyReport,
@@ -118,13 +119,13 @@ pub fn draft(rng: &mut Rng, timestamp: i64, sensitive: &[&str]) -> (EventDraft, 
         *rng.pick(&MODULES),
         *rng.pick(&NODES),
         *rng.pick(&STATUSES),
-        timestamp,
+        Timestamp::from_millis(timestamp),
     );
     for _ in 0..rng.below(3) {
         draft = draft.public(format!("k{}", rng.word(4)), rng.word(12));
     }
     if rng.below(2) == 0 {
-        draft = draft.remove_at(timestamp + 90 * DAY_MS);
+        draft = draft.remove_at(Timestamp::from_millis(timestamp + 90 * DAY_MS));
     }
     let mut clear = Vec::new();
     for key in sensitive {
