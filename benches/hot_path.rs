@@ -30,6 +30,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
+use stream_store::Timestamp;
 
 use aes_gcm_siv::aead::{AeadInOut, KeyInit};
 use aes_gcm_siv::Aes256GcmSiv;
@@ -65,7 +66,7 @@ fn draft(size: usize, i: i64) -> EventDraft {
         "ca",
         "stream-ca-0",
         Status::Success,
-        1_700_000_000_000 + i,
+        Timestamp::from_millis(1_700_000_000_000 + i),
     )
     .public("serial", "4f2a9c1e07d3b855")
     .public("profile", "tls-server")

@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::future::IntoFuture as _;
 use std::sync::Arc;
+use stream_store::Timestamp;
 
 use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion, Throughput};
 use stream_store::chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status};
@@ -65,7 +66,7 @@ fn draft(i: u64) -> EventDraft {
         "ca",
         format!("stream-ca-{}", i % 3),
         Status::Success,
-        1_700_000_000_000 + i as i64,
+        Timestamp::from_millis(1_700_000_000_000 + i as i64),
     )
     .public("serial", format!("{i:016x}"))
     .public("profile", "tls-server")

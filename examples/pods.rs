@@ -176,7 +176,7 @@ async fn writer(args: WriterArgs) -> i32 {
                     "ocsp",
                     format!("pod-{}", args.id),
                     Status::Success,
-                    now_ms() + args.clock_offset_ms,
+                    stream_store::Timestamp::from_millis(now_ms() + args.clock_offset_ms),
                 )
                 .public("writer", args.id.to_string())
                 .public("n", n.to_string())

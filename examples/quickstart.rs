@@ -30,10 +30,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use stream_store::chain::{EventDraft, SealSecret, SealSecrets, SealedEvent, Status, Verifier};
-use stream_store::keyset::{Keyset, Template};
+use futures_util::TryStreamExt as _;
+use stream_store::chain::Verifier;
 use stream_store::mongo::codec;
-use stream_store::{EventStore, LogConfig, ReadValue};
+use stream_store::{
+    env_value, EventDraft, EventStore, Keyset, ReadValue, SealSecret, SealSecrets, SealedEvent,
+    Status, Template, Timestamp,
+};
 
 /// Command line.
 #[derive(Parser)]
@@ -90,7 +93,7 @@ fn secret_or_generate(
     file: &Path,
     generate: impl FnOnce() -> String,
 ) -> Result<String, Failure> {
-    if let Ok(value) = std::env::var(name) {
+    if let Some(value) = env_value(name) {
         return Ok(value);
     }
     if let Ok(existing) = std::fs::read_to_string(file) {
@@ -125,12 +128,13 @@ fn drafts(n: u64, offset: u64) -> Vec<EventDraft> {
                 } else {
                     Status::Success
                 },
-                1_700_000_000_000 + i as i64 * 1000,
+                Timestamp::from_millis(1_700_000_000_000 + i as i64 * 1000),
             )
             .public("serial", format!("{i:016x}"))
             .public("profile", "tls-server")
             .sensitive("subject", format!("CN=user-{i},O=Example").into_bytes())
-            .remove_at(1_900_000_000_000)
+            .remove_at(Timestamp::from_millis(1_900_000_000_000))
+            .with_event_id(format!("quickstart-{i}"))
         })
         .collect()
 }
@@ -149,22 +153,22 @@ async fn run(args: Args) -> Result<(), Failure> {
     let secret =
         SealSecret::from_env_value(&seal_secret).map_err(|e| format!("EVENT_SEAL_SECRET: {e}"))?;
     let mut secrets = SealSecrets::new(secret);
-    if let Ok(list) = std::env::var("EVENT_SEAL_SECRET_RETIRED") {
+    if let Some(list) = env_value("EVENT_SEAL_SECRET_RETIRED") {
         secrets = secrets
             .with_retired_list(&list)
             .map_err(|e| format!("EVENT_SEAL_SECRET_RETIRED: {e}"))?;
     }
-    if let Ok(list) = std::env::var("EVENT_SEAL_SECRET_NEXT") {
+    if let Some(list) = env_value("EVENT_SEAL_SECRET_NEXT") {
         secrets = secrets
             .with_next_list(&list)
             .map_err(|e| format!("EVENT_SEAL_SECRET_NEXT: {e}"))?;
     }
-    let store = match std::env::var("MONGODB_URI") {
-        Ok(uri) if !uri.is_empty() => {
-            let store =
-                EventStore::mongodb(&uri, Some(keyset), secrets.clone(), LogConfig::default())
-                    .await
-                    .map_err(|e| format!("MONGODB_URI: {e}"))?;
+    let builder = EventStore::builder()
+        .keyset(keyset)
+        .seal_secrets(secrets.clone());
+    let store = match env_value("MONGODB_URI") {
+        Some(uri) => {
+            let store = builder.mongodb_uri(uri).build().await?;
             if let Some(db) = store.database() {
                 println!(
                     "appending to MongoDB database `{}`, collection `events`",
@@ -173,9 +177,9 @@ async fn run(args: Args) -> Result<(), Failure> {
             }
             store
         }
-        _ => {
-            println!("MONGODB_URI not set: running in memory");
-            EventStore::in_memory(Some(keyset), secrets.clone())?
+        None => {
+            println!("MONGODB_URI not set: running in memory (lost when the quickstart ends)");
+            builder.in_memory().build().await?
         }
     };
 
@@ -206,7 +210,12 @@ async fn run(args: Args) -> Result<(), Failure> {
         elapsed,
         elapsed.as_secs_f64() * 1e6 / args.events.max(1) as f64
     );
-    let mut events = store.range(&args.chain, 1, u64::MAX >> 1).await?;
+    // The whole chain, for the tampered copy below (a server would consume
+    // the stream as it comes instead).
+    let mut events: Vec<SealedEvent> = store
+        .range(&args.chain, 1, u64::MAX >> 1)
+        .try_collect()
+        .await?;
 
     for event in events.iter().rev().take(3) {
         let seq = event.seq;
@@ -291,7 +300,10 @@ async fn run(args: Args) -> Result<(), Failure> {
         for finding in &report.findings {
             println!("  {finding}");
         }
-        events = store.range(&args.chain, 1, u64::MAX >> 1).await?;
+        events = store
+            .range(&args.chain, 1, u64::MAX >> 1)
+            .try_collect()
+            .await?;
     }
 
     if let Some(path) = &args.export {

@@ -1709,6 +1709,8 @@ mod fast {
         seal: Option<Option<Vec<u8>>>,
         /// `anchor`, when `null` (any other value is declined).
         anchor: Option<()>,
+        /// `eventId` (format 3).
+        event_id: Option<Cow<'de, str>>,
     }
 
     impl<'de> Deserialize<'de> for Event<'de> {
@@ -1739,6 +1741,7 @@ mod fast {
                             }
                             "prev" => fill(&mut e.prev, map.next_value::<Bin>()?.0)?,
                             "seal" => fill(&mut e.seal, map.next_value::<Bin>()?.0)?,
+                            "eventId" => fill(&mut e.event_id, map.next_value::<Text<'de>>()?.0)?,
                             // A retention anchor is rare: the generic
                             // conversion reads it.
                             // So is a stub (`purged`).
@@ -1763,7 +1766,7 @@ mod fast {
         /// The event, if the document is a valid one; `None` leaves the
         /// document to the generic conversion (and its reason).
         pub fn into_event(self) -> Option<SealedEvent> {
-            Some(SealedEvent {
+            let event = SealedEvent {
                 version: u8::try_from(self.v?).ok()?,
                 chain: ChainId::new(&self.chain?).ok()?,
                 seq: u64::try_from(self.seq?).ok()?,
@@ -1779,7 +1782,11 @@ mod fast {
                 seal: Seal::from_slice(&self.seal??)?,
                 anchor: None,
                 purged: None,
-            })
+                event_id: self.event_id.map(Cow::into_owned),
+            };
+            // A shape its version does not allow: the generic conversion
+            // names what is wrong.
+            event.shape_error().is_none().then_some(event)
         }
     }
 }

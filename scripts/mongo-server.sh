@@ -13,7 +13,8 @@
 #
 # Environment:
 #   STREAM_FERRETDB_CACHE  binary cache root (default: $HOME/.cache/stream-store/ferretdb)
-#   STREAM_MONGO_STATE     state dir: port, pid, data dir, log (default: ${TMPDIR:-/tmp}/stream-store-mongo)
+#   STREAM_MONGO_STATE     state dir: port, pid, data dir, log (default: .stream-mongo/ at
+#                          the root of this checkout, ignored by git; one per checkout)
 #   STREAM_MONGO_LOG_LEVEL server log level: debug, info, warn, error (default: error;
 #                          FerretDB logs every error reply, e.g. each duplicate key, at warn)
 set -euo pipefail
@@ -21,7 +22,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SRC_DIR="$ROOT/tools/ferretdb"
 CACHE_ROOT="${STREAM_FERRETDB_CACHE:-${HOME:-${TMPDIR:-/tmp}}/.cache/stream-store/ferretdb}"
-STATE_DIR="${STREAM_MONGO_STATE:-${TMPDIR:-/tmp}/stream-store-mongo}"
+STATE_DIR="${STREAM_MONGO_STATE:-$ROOT/.stream-mongo}"
 LOG_LEVEL="${STREAM_MONGO_LOG_LEVEL:-error}"
 HOST=127.0.0.1
 START_TIMEOUT=60

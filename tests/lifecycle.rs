@@ -9,6 +9,7 @@
 //! position, online and offline.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use stream_store::Timestamp;
 mod common;
 
 use std::io::Write as _;
@@ -24,7 +25,7 @@ use stream_store::chain::{
 use stream_store::keyset::{Algorithm, KeyId, Keyset, Template};
 use stream_store::mongo::codec::event_to_document;
 use stream_store::mongo::mongodb::bson::{doc, Bson, Document};
-use stream_store::{EventStore, LogConfig, ReadValue};
+use stream_store::{EventStore, ReadValue};
 
 const S0: &str = "the-first-seal-secret-of-32-char";
 const S1: &str = "the-second-seal-secret-32-chars!";
@@ -62,14 +63,22 @@ enum Log<'a> {
 async fn pod(log: &Log<'_>, keyset: &str, secrets: SealSecrets, name: &str) -> EventStore {
     let keyset = Some(Keyset::parse(keyset.as_bytes()).unwrap());
     let store = match log {
-        Log::Memory(first) => first.share_memory(keyset, secrets).unwrap(),
+        Log::Memory(first) => first.share_memory(keyset, secrets, name).unwrap(),
         Log::Mongo(t) => {
-            EventStore::mongodb(&t.uri_for_database(), keyset, secrets, LogConfig::default())
-                .await
-                .unwrap()
+            let builder = EventStore::builder()
+                .seal_secrets(secrets)
+                .mongodb_uri(t.uri_for_database())
+                .node(name);
+            match keyset {
+                Some(k) => builder.keyset(k),
+                None => builder,
+            }
+            .build()
+            .await
+            .unwrap()
         }
     };
-    store.with_node(name)
+    store
 }
 
 fn draft(i: u64, now: i64, short_lived: bool) -> EventDraft {
@@ -83,15 +92,15 @@ fn draft(i: u64, now: i64, short_lived: bool) -> EventDraft {
         "ca",
         format!("pod-{}", i % 3),
         Status::Success,
-        now - 10_000 + i as i64,
+        Timestamp::from_millis(now - 10_000 + i as i64),
     )
     .public("serial", format!("{i:08x}"))
     .sensitive("subject", format!("CN=user-{i}").into_bytes())
-    .remove_at(if short_lived {
+    .remove_at(Timestamp::from_millis(if short_lived {
         now - 1_000
     } else {
         now + 86_400_000
-    })
+    }))
 }
 
 fn assert_clean(report: &VerifyReport, what: &str) {
@@ -119,7 +128,12 @@ async fn export(pods: &[EventStore], chains: &[&str], path: &Path) {
         }
         None => {
             for chain in chains {
-                for event in pods[0].range(chain, 0, u64::MAX >> 1).await.unwrap() {
+                for event in pods[0]
+                    .range(chain, 0, u64::MAX >> 1)
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .unwrap()
+                {
                     let json = Bson::Document(event_to_document(&event)).into_canonical_extjson();
                     writeln!(out, "{json}").unwrap();
                 }
@@ -192,18 +206,26 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
             .await
             .unwrap();
     }
-    let tsa = pods[0].range("tsa", 0, u64::MAX >> 1).await.unwrap();
+    let tsa = pods[0]
+        .range("tsa", 0, u64::MAX >> 1)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(tsa.len(), 6, "no rotation record in a chain born on S1");
     assert!(tsa.iter().all(|e| e.secret_id == secret(S1).id()));
     // A pod still on S0 (S1 staged) writes an integrity report of a chain
     // that moved to S1: sealed by S1, a genuine report for every pod.
     let report = pods[1]
-        .integrity_report("ocsp", now)
+        .integrity_report("ocsp", common::at(now))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(report.secret_id, secret(S1).id());
-    let shown = pods[0].reports("ocsp").await.unwrap();
+    let shown = pods[0]
+        .reports("ocsp")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(
         shown[0].1,
         stream_store::chain::ReportStatus::Verified,
@@ -220,7 +242,11 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
     }
     let mut rotation_records = 0;
     for chain in ["ocsp", "ca", "tsa"] {
-        let events = pods[2].range(chain, 0, u64::MAX >> 1).await.unwrap();
+        let events = pods[2]
+            .range(chain, 0, u64::MAX >> 1)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap();
         rotation_records += events
             .iter()
             .filter(|e| e.code == stream_store::chain::ROTATION_CODE)
@@ -269,10 +295,13 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
         "the shred holds"
     );
     assert!(matches!(
-        pods[0].shred("ocsp", target, None, "again").await,
-        Err(stream_store::Error::Mongo(
-            stream_store::mongo::Error::NotShreddable { .. }
-        ))
+        pods[0]
+            .shred("ocsp", target, None, "again")
+            .await
+            .as_ref()
+            .err()
+            .and_then(common::mongo_error),
+        Some(stream_store::mongo::Error::NotShreddable { .. })
     ));
     // With only K2's new key, everything not shredded still opens.
     keyset.promote(k2_key).unwrap();
@@ -287,14 +316,18 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
     );
 
     // Retention: every expired event goes, interleaved or not.
-    let summary = pods[2].purge_expired(now).await.unwrap();
+    let summary = pods[2].purge_expired(common::at(now)).await.unwrap();
     assert!(summary.stubbed > 0, "{summary:?}");
     for p in &pods {
         assert_clean(&p.verify(None).await.unwrap(), "after the purge");
         assert_clean(&p.verify_deep(None).await.unwrap(), "deep, after the purge");
     }
     for chain in ["ocsp", "ca"] {
-        let events = pods[0].range(chain, 0, u64::MAX >> 1).await.unwrap();
+        let events = pods[0]
+            .range(chain, 0, u64::MAX >> 1)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap();
         let head = events.last().unwrap().seq;
         for e in &events {
             let expired = e.remove_at_ms.is_some_and(|at| at <= now);
@@ -308,33 +341,36 @@ async fn lifecycle(log: Log<'_>, dir: &Path) -> (Vec<EventStore>, String) {
         }
     }
     // Stubs hold nothing to search.
-    let page = pods[1]
-        .search(&stream_store::SearchQuery {
-            chain: Some("ocsp".into()),
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert!(!page.events.is_empty() && page.events.iter().all(|e| !e.is_stub()));
+    let query = stream_store::SearchQuery {
+        chain: Some("ocsp".into()),
+        page_size: 7,
+        ..Default::default()
+    };
+    let found: Vec<_> = pods[1].search(query.clone()).try_collect().await.unwrap();
+    assert!(!found.is_empty() && found.iter().all(|e| !e.is_stub()));
+    assert_eq!(pods[1].count(&query).await.unwrap() as usize, found.len());
     assert_eq!(
-        page.total as usize,
+        found.len(),
         pods[1]
             .range("ocsp", 0, u64::MAX >> 1)
+            .try_collect::<Vec<_>>()
             .await
             .unwrap()
             .iter()
             .filter(|e| !e.is_stub())
             .count()
     );
-    let again = pods[0].purge_expired(now).await.unwrap();
+    let again = pods[0].purge_expired(common::at(now)).await.unwrap();
     assert_eq!((again.deleted, again.stubbed), (0, 0), "idempotent");
     // A purge dated in the future is refused.
     assert!(matches!(
-        pods[0].purge_expired(now + 3_600_000).await,
-        Err(stream_store::Error::Mongo(
-            stream_store::mongo::Error::PurgeInFuture { .. }
-        ))
+        pods[0]
+            .purge_expired(common::at(now + 3_600_000))
+            .await
+            .as_ref()
+            .err()
+            .and_then(common::mongo_error),
+        Some(stream_store::mongo::Error::PurgeInFuture { .. })
     ));
 
     // Offline, as the auditor verifies an export: clean, and deep with the
@@ -358,7 +394,7 @@ fn first_key(json: &str) -> KeyId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_pods_in_memory_run_every_procedure() {
     let dir = tempfile::tempdir().unwrap();
-    let first = EventStore::in_memory(None, env_secrets(S0, &[])).unwrap();
+    let first = common::memory_store(None, env_secrets(S0, &[]));
     lifecycle(Log::Memory(&first), dir.path()).await;
 }
 
@@ -370,7 +406,11 @@ async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
     let dir = tempfile::tempdir().unwrap();
     let (pods, _keyset) = lifecycle(Log::Mongo(&t), dir.path()).await;
     let events = t.db.collection::<Document>("events");
-    let ocsp = pods[0].range("ocsp", 0, u64::MAX >> 1).await.unwrap();
+    let ocsp = pods[0]
+        .range("ocsp", 0, u64::MAX >> 1)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     let by_seq = |seq: u64| ocsp.iter().find(|e| e.seq == seq).unwrap().clone();
     let filter = |seq: u64| doc! {"chain": "ocsp", "seq": seq as i64};
     let kept: Vec<&SealedEvent> = ocsp
@@ -450,7 +490,7 @@ async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
                 "ca",
                 "intruder",
                 Status::Success,
-                now_ms(),
+                Timestamp::from_millis(now_ms()),
             ),
         )
         .unwrap();
@@ -511,13 +551,17 @@ async fn three_pods_on_mongodb_run_every_procedure_and_attacks_are_found() {
         .insert_one(stream_store::mongo::report_to_document(&forged_report))
         .await
         .unwrap();
-    let reports = pods[0].reports("ocsp").await.unwrap();
+    let reports = pods[0]
+        .reports("ocsp")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert!(reports
         .iter()
         .any(|(r, status)| r.secret_id == secret(S0).id()
             && *status == stream_store::chain::ReportStatus::ReportIntegrityFailure));
     let next = pods[0]
-        .integrity_report("ocsp", now_ms())
+        .integrity_report("ocsp", common::at(now_ms()))
         .await
         .unwrap()
         .unwrap();
@@ -567,27 +611,42 @@ async fn bad_input(log: Log<'_>) {
     }
     a.append(
         "ocsp",
-        EventDraft::new("ADMIN-LOGIN", "admin", "pod-0", Status::Success, now)
-            .public("user", "root"),
+        EventDraft::new(
+            "ADMIN-LOGIN",
+            "admin",
+            "pod-0",
+            Status::Success,
+            Timestamp::from_millis(now),
+        )
+        .public("user", "root"),
     )
     .await
     .unwrap();
     let shred = a.shred("ocsp", 2, None, "test").await.unwrap();
     let record = shred.record_seq.unwrap();
-    a.purge_expired(now).await.unwrap();
-    let before = a.range("ocsp", 0, u64::MAX >> 1).await.unwrap();
+    a.purge_expired(common::at(now)).await.unwrap();
+    let before = a
+        .range("ocsp", 0, u64::MAX >> 1)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     let stub = before.iter().find(|e| e.is_stub()).unwrap().seq;
-    let refused = |r: stream_store::Result<stream_store::ShredOutcome>, seq: u64, why: &str| match r
-    {
-        Err(stream_store::Error::Mongo(stream_store::mongo::Error::NotShreddable {
-            chain,
-            seq: at,
-            reason,
-        })) => {
-            assert_eq!((chain.as_str(), at), ("ocsp", seq));
-            assert!(reason.contains(why), "{reason}");
+    let refused = |r: stream_store::Result<stream_store::ShredOutcome>, seq: u64, why: &str| {
+        assert_eq!(
+            r.as_ref().err().map(stream_store::Error::kind),
+            Some(stream_store::ErrorKind::Refused)
+        );
+        match r.as_ref().err().and_then(common::mongo_error) {
+            Some(stream_store::mongo::Error::NotShreddable {
+                chain,
+                seq: at,
+                reason,
+            }) => {
+                assert_eq!((chain.as_str(), *at), ("ocsp", seq));
+                assert!(reason.contains(why), "{reason}");
+            }
+            other => panic!("expected NotShreddable ({why}), got {other:?}"),
         }
-        other => panic!("expected NotShreddable ({why}), got {other:?}"),
     };
     refused(a.shred("ocsp", 99, None, "x").await, 99, "no event");
     refused(
@@ -612,18 +671,26 @@ async fn bad_input(log: Log<'_>) {
         stream_store::chain::SHRED_CODE,
         stream_store::chain::ROTATION_CODE,
     ] {
-        let fake = EventDraft::new(code, "stream", "pod-0", Status::Success, now)
-            .public("target", "6")
-            .public("key", "subject")
-            .public("reason", "x");
+        let fake = EventDraft::new(
+            code,
+            "stream",
+            "pod-0",
+            Status::Success,
+            Timestamp::from_millis(now),
+        )
+        .public("target", "6")
+        .public("key", "subject")
+        .public("reason", "x");
         let err = a.append("ocsp", fake).await.unwrap_err();
         assert!(err.to_string().contains("reserved"), "{err}");
     }
     assert!(matches!(
-        a.purge_expired(now + 10 * 60_000).await,
-        Err(stream_store::Error::Mongo(
-            stream_store::mongo::Error::PurgeInFuture { .. }
-        ))
+        a.purge_expired(common::at(now + 10 * 60_000))
+            .await
+            .as_ref()
+            .err()
+            .and_then(common::mongo_error),
+        Some(stream_store::mongo::Error::PurgeInFuture { .. })
     ));
     // A pod that does not know the secret the chain moved to is refused,
     // naming the secret to roll out.
@@ -632,7 +699,11 @@ async fn bad_input(log: Log<'_>) {
     let c = pod(&log, &k1, env_secrets(S0, &[]), "pod-2").await;
     let err = c.append("ocsp", draft(11, now, false)).await.unwrap_err();
     assert!(err.to_string().contains(&secret(S1).id().to_hex()), "{err}");
-    let after = a.range("ocsp", 0, u64::MAX >> 1).await.unwrap();
+    let after = a
+        .range("ocsp", 0, u64::MAX >> 1)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(&after[..before.len()], &before[..], "nothing changed");
     assert_eq!(
         after.len(),
@@ -646,7 +717,7 @@ async fn bad_input(log: Log<'_>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_operations_change_nothing_in_memory() {
-    let first = EventStore::in_memory(None, env_secrets(S0, &[])).unwrap();
+    let first = common::memory_store(None, env_secrets(S0, &[]));
     bad_input(Log::Memory(&first)).await;
 }
 
@@ -688,13 +759,16 @@ async fn refused_operations_change_nothing_on_mongodb() {
         .count_documents(doc! {"chain": "tsa", "purged": {"$exists": false}})
         .await
         .unwrap();
-    match store.purge_expired(now).await {
-        Err(stream_store::Error::Mongo(stream_store::mongo::Error::Chain(
-            stream_store::chain::Error::PurgeRefused { chain, seq, .. },
-        ))) => {
-            assert_eq!((chain.as_str(), seq), ("tsa", 3));
+    let refused = store.purge_expired(common::at(now)).await;
+    let source = refused
+        .as_ref()
+        .err()
+        .and_then(|e| std::error::Error::source(e)?.downcast_ref::<stream_store::chain::Error>());
+    match source {
+        Some(stream_store::chain::Error::PurgeRefused { chain, seq, .. }) => {
+            assert_eq!((chain.as_str(), *seq), ("tsa", 3));
         }
-        other => panic!("expected PurgeRefused at tsa#3, got {other:?}"),
+        other => panic!("expected PurgeRefused at tsa#3, got {other:?} ({refused:?})"),
     }
     let after = events
         .count_documents(doc! {"chain": "tsa", "purged": {"$exists": false}})
@@ -711,13 +785,18 @@ async fn refused_operations_change_nothing_on_mongodb() {
     let new = k2.add(Template::AES256_GCM_SIV);
     k2.promote(new).unwrap();
     store.install_keyset(k2).unwrap();
-    match store.rewrap_keys(|_| {}).await {
-        Err(stream_store::Error::Mongo(stream_store::mongo::Error::RewrapIncomplete {
+    let incomplete = store.rewrap_keys(|_| {}).await;
+    assert_eq!(
+        incomplete.as_ref().err().map(stream_store::Error::kind),
+        Some(stream_store::ErrorKind::Incomplete)
+    );
+    match incomplete.as_ref().err().and_then(common::mongo_error) {
+        Some(stream_store::mongo::Error::RewrapIncomplete {
             failed,
             rewrapped,
             first,
-        })) => {
-            assert_eq!((failed, rewrapped), (1, 4), "{first}");
+        }) => {
+            assert_eq!((*failed, *rewrapped), (1, 4), "{first}");
             assert!(first.contains("tsa#5"), "{first}");
         }
         other => panic!("expected RewrapIncomplete, got {other:?}"),

@@ -2,6 +2,7 @@
 //! (see `common` for how it is found).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use stream_store::Timestamp;
 mod common;
 
 use std::collections::HashMap;
@@ -31,7 +32,7 @@ fn draft(i: u64, sensitive: bool) -> EventDraft {
         } else {
             Status::Success
         },
-        1_700_000_000_000 + i as i64,
+        Timestamp::from_millis(1_700_000_000_000 + i as i64),
     )
     .public("serial", format!("{i:08x}"));
     if sensitive {
@@ -98,7 +99,11 @@ async fn three_pods_append_to_one_chain_without_fork_or_loss() {
     }
     assert_eq!(acked.len(), 6000);
     let log = log_on(&t.db, chainer_with(&keyset));
-    let stored = log.range(&c, 1, u64::MAX >> 2).await.unwrap();
+    let stored = log
+        .range(&c, 1, u64::MAX >> 2)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 6000, "exactly 6,000 events");
     for (i, e) in stored.iter().enumerate() {
         assert_eq!(e.seq, i as u64 + 1, "contiguous sequence numbers");
@@ -314,11 +319,11 @@ async fn retention_purges_oldest_first_and_the_chain_still_verifies() {
     let drafts = (0..60u64)
         .map(|i| {
             let expired = i < 25 || i == 40; // 40 expires but is not in the oldest prefix
-            draft(i, i % 10 == 0).remove_at(if expired {
+            draft(i, i % 10 == 0).remove_at(Timestamp::from_millis(if expired {
                 now - 1000
             } else {
                 now + 86_400_000
-            })
+            }))
         })
         .collect();
     log.append_batch(&c, drafts).await.unwrap();
@@ -370,7 +375,13 @@ async fn an_interrupted_purge_leaves_a_chain_that_verifies() {
     log.append_batch(
         &c,
         (0..30u64)
-            .map(|i| draft(i, false).remove_at(if i < 20 { now - 1 } else { now + 10_000 }))
+            .map(|i| {
+                draft(i, false).remove_at(Timestamp::from_millis(if i < 20 {
+                    now - 1
+                } else {
+                    now + 10_000
+                }))
+            })
             .collect(),
     )
     .await
@@ -448,14 +459,13 @@ async fn search_filters_sorts_pages_and_counts() {
     log.append_batch(&chain("b"), (30..45).map(|i| draft(i, false)).collect())
         .await
         .unwrap();
-    let all = log
-        .search(&SearchQuery {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!((all.total, all.events.len()), (45, 10));
+    let first = SearchQuery {
+        page_size: 10,
+        ..Default::default()
+    };
+    let all = log.search_page(&first, None).await.unwrap();
+    assert_eq!(log.count(&first).await.unwrap(), 45);
+    assert_eq!(all.events.len(), 10);
     assert!(all
         .events
         .windows(2)
@@ -465,9 +475,8 @@ async fn search_filters_sorts_pages_and_counts() {
         module: Some("ca".into()),
         ..Default::default()
     };
-    let page = log.search(&q).await.unwrap();
     assert_eq!(
-        page.total,
+        log.count(&q).await.unwrap(),
         (0..45).filter(|i| i % 3 == 0 && i % 2 == 0).count() as u64
     );
     let q = SearchQuery {
@@ -476,17 +485,17 @@ async fn search_filters_sorts_pages_and_counts() {
         ..Default::default()
     };
     assert_eq!(
-        log.search(&q).await.unwrap().total,
+        log.count(&q).await.unwrap(),
         (30..45).filter(|i| i % 5 == 0).count() as u64
     );
     let q = SearchQuery {
         node: Some("pod-1".into()),
-        from_ms: Some(1_700_000_000_010),
-        to_ms: Some(1_700_000_000_020),
+        from: Some(Timestamp::from_millis(1_700_000_000_010)),
+        to: Some(Timestamp::from_millis(1_700_000_000_020)),
         oldest_first: true,
         ..Default::default()
     };
-    let page = log.search(&q).await.unwrap();
+    let page = log.search_page(&q, None).await.unwrap();
     let serials: Vec<i64> = page
         .events
         .iter()
@@ -497,18 +506,32 @@ async fn search_filters_sorts_pages_and_counts() {
         detail: Some(("serial".into(), format!("{:08x}", 33))),
         ..Default::default()
     };
-    let page = log.search(&q).await.unwrap();
+    let page = log.search_page(&q, None).await.unwrap();
     assert_eq!(
         page.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![4]
     );
+    // Pages by cursor: 45 = 4 x 10 + 5, none skipped or repeated.
     let q = SearchQuery {
         oldest_first: true,
-        skip: 40,
-        limit: 10,
+        page_size: 10,
         ..Default::default()
     };
-    assert_eq!(log.search(&q).await.unwrap().events.len(), 5);
+    let (mut cursor, mut seen, mut sizes) = (None, Vec::new(), Vec::new());
+    loop {
+        let page = log.search_page(&q, cursor.as_ref()).await.unwrap();
+        sizes.push(page.events.len());
+        seen.extend(page.events.iter().map(|e| (e.chain.to_string(), e.seq)));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [10, 10, 10, 10, 5]);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 45);
     t.drop().await;
 }
 
@@ -655,7 +678,13 @@ async fn a_purge_trusts_only_sealed_data() {
     log.append_batch(
         &c,
         (0..20u64)
-            .map(|i| draft(i, false).remove_at(if i < 5 { now - 1 } else { now + 60_000 }))
+            .map(|i| {
+                draft(i, false).remove_at(Timestamp::from_millis(if i < 5 {
+                    now - 1
+                } else {
+                    now + 60_000
+                }))
+            })
             .collect(),
     )
     .await
@@ -680,7 +709,11 @@ async fn a_purge_trusts_only_sealed_data() {
         "{err}"
     );
     assert_eq!(
-        log.range(&c, 1, 20).await.unwrap().len(),
+        log.range(&c, 1, 20)
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len(),
         20,
         "nothing deleted"
     );
@@ -694,7 +727,13 @@ async fn a_purge_trusts_only_sealed_data() {
     log.append_batch(
         &c,
         (0..20u64)
-            .map(|i| draft(i, false).remove_at(if i < 5 { now - 1 } else { now + 60_000 }))
+            .map(|i| {
+                draft(i, false).remove_at(Timestamp::from_millis(if i < 5 {
+                    now - 1
+                } else {
+                    now + 60_000
+                }))
+            })
             .collect(),
     )
     .await
@@ -861,7 +900,7 @@ async fn an_unreachable_server_fails_within_the_selection_timeout_naming_the_hos
         ..LogConfig::default()
     };
     let started = std::time::Instant::now();
-    let err = stream_store::EventStore::mongodb(
+    let err = common::mongo_store(
         "mongodb://auditor:hunter2-secret@127.0.0.1:9/stream",
         None,
         secrets(),
@@ -873,10 +912,15 @@ async fn an_unreachable_server_fails_within_the_selection_timeout_naming_the_hos
     let text = err.to_string();
     assert!(
         matches!(
-            err,
-            stream_store::Error::Mongo(stream_store::mongo::Error::Unreachable { .. })
+            common::mongo_error(&err),
+            Some(stream_store::mongo::Error::Unreachable { .. })
         ),
         "{text}"
+    );
+    assert_eq!(err.kind(), stream_store::ErrorKind::Unavailable);
+    assert!(
+        err.driver_error().is_some(),
+        "the driver's error is reachable"
     );
     assert!(text.contains("127.0.0.1:9"), "names the host: {text}");
     assert!(!text.contains("hunter2"), "never the password: {text}");

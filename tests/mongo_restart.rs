@@ -3,6 +3,7 @@
 //! runs test binaries one after the other).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use stream_store::Timestamp;
 mod common;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ fn draft(i: u64, sensitive: bool) -> EventDraft {
         "ca",
         "pod-0",
         Status::Success,
-        1_700_000_000_000 + i as i64,
+        Timestamp::from_millis(1_700_000_000_000 + i as i64),
     )
     .public("serial", format!("{i:08x}"));
     if sensitive {

@@ -2,12 +2,17 @@
 //! in-memory log and against MongoDB (through the harness in `common`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use stream_store::Timestamp;
 mod common;
+
+use futures_util::TryStreamExt as _;
 
 use common::{keyset, now_ms, secrets, test_db};
 use stream_store::chain::{EventDraft, FindingKind, ReportStatus, SealSecret, Status};
 use stream_store::keyset::{Keyset, Template};
-use stream_store::{EventStore, LogConfig, ReadValue, SearchQuery};
+use stream_store::{
+    ErrorKind, EventStore, LogConfig, ReadValue, SearchCursor, SearchQuery, Secure, MAX_PAGE_SIZE,
+};
 
 fn draft(i: u64) -> EventDraft {
     EventDraft::new(
@@ -23,7 +28,7 @@ fn draft(i: u64) -> EventDraft {
         } else {
             Status::Success
         },
-        1_700_000_000_000 + i as i64,
+        Timestamp::from_millis(1_700_000_000_000 + i as i64),
     )
     .public("serial", format!("{i:x}"))
     .sensitive("subject", format!("CN=user-{i}").into_bytes())
@@ -51,35 +56,164 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     assert!(matches!(&read.details[1].1, ReadValue::Decrypted(v) if v.as_slice() == b"CN=user-6"));
     assert!(store.read("ca", 41).await.unwrap().is_none());
 
-    // Search.
+    // Search: streamed, paged by cursor, counted apart.
     let q = SearchQuery {
         chain: Some("ca".into()),
         code: Some("OCSP-RESPONSE".into()),
-        limit: 5,
+        page_size: 6,
         ..Default::default()
     };
-    let page = store.search(&q).await.unwrap();
-    assert_eq!((page.total, page.events.len()), (20, 5));
-    assert_eq!(page.events[0].seq, 40, "newest first");
-    let q = SearchQuery {
+    assert_eq!(store.count(&q).await.unwrap(), 20);
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.search_page(&q, cursor.as_ref()).await.unwrap();
+        assert!(page.events.len() <= 6);
+        pages.push(page.events.iter().map(|e| e.seq).collect::<Vec<_>>());
+        // Appended meanwhile (newer, so before the cursor): never shown.
+        store.append("ca", draft(1001)).await.unwrap();
+        match page.next {
+            // The cursor goes through text (a web client) and back.
+            Some(next) => cursor = Some(SearchCursor::parse(&next.to_string()).unwrap()),
+            None => break,
+        }
+    }
+    let paged: Vec<u64> = pages.concat();
+    let expected: Vec<u64> = (1..=40).rev().filter(|s| s % 2 == 0).collect();
+    assert_eq!(
+        paged, expected,
+        "newest first, no event skipped or repeated"
+    );
+    assert_eq!(pages.len(), 4, "6 + 6 + 6 + 2");
+    let streamed: Vec<u64> = store
+        .search(q.clone())
+        .map_ok(|e| e.seq)
+        .try_collect()
+        .await
+        .unwrap();
+    // A new search sees the four appended while paging, newest first.
+    let mut with_new = vec![44, 43, 42, 41];
+    with_new.extend(&expected);
+    assert_eq!(streamed, with_new);
+    let q2 = SearchQuery {
         detail: Some(("serial".into(), "a".into())),
         oldest_first: true,
         ..Default::default()
     };
     let found: Vec<(String, u64)> = store
-        .search(&q)
+        .search(q2.clone())
+        .map_ok(|e| (e.chain.to_string(), e.seq))
+        .try_collect()
         .await
-        .unwrap()
-        .events
-        .iter()
-        .map(|e| (e.chain.to_string(), e.seq))
-        .collect();
+        .unwrap();
     assert_eq!(found, vec![("ca".to_string(), 11)]);
+    // Bad queries and cursors: typed, invalid input.
+    let first_page = store.search_page(&q, None).await.unwrap();
+    let foreign = first_page.next.unwrap();
+    for (bad, cursor) in [
+        (
+            SearchQuery {
+                page_size: 0,
+                ..q.clone()
+            },
+            None,
+        ),
+        (
+            SearchQuery {
+                page_size: MAX_PAGE_SIZE + 1,
+                ..q.clone()
+            },
+            None,
+        ),
+        (
+            SearchQuery {
+                from: Some(Timestamp::from_millis(10)),
+                to: Some(Timestamp::from_millis(10)),
+                ..q.clone()
+            },
+            None,
+        ),
+        (q2.clone(), Some(&foreign)),
+    ] {
+        let e = store.search_page(&bad, cursor).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    assert!(SearchCursor::parse("not a cursor").is_err());
+    let mut chains = store.chains().await.unwrap();
+    chains.sort();
+    assert_eq!(
+        chains.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        ["ca", "ocsp"]
+    );
+    let ranged: Vec<u64> = store
+        .range("ca", 5, 9)
+        .map_ok(|e| e.seq)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ranged, [5, 6, 7, 8, 9]);
+
+    // Idempotent appends: an event id stored returns the stored event; a
+    // different event under the same id is a conflict; nothing is stored
+    // twice, also within one batch.
+    let head = store.append("ca", draft(0)).await.unwrap().seq;
+    let once = store
+        .append("ca", draft(500).with_event_id("req-500"))
+        .await
+        .unwrap();
+    assert_eq!(once.seq, head + 1);
+    assert_eq!(once.event_id.as_deref(), Some("req-500"));
+    let again = store
+        .append("ca", draft(500).with_event_id("req-500"))
+        .await
+        .unwrap();
+    assert_eq!((again.seq, again.seal), (once.seq, once.seal));
+    let e = store
+        .append("ca", draft(501).with_event_id("req-500"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(!e.is_retryable());
+    let batch = store
+        .append_batch(
+            "ca",
+            vec![
+                draft(502).with_event_id("req-502"),
+                draft(500).with_event_id("req-500"),
+                draft(502).with_event_id("req-502"),
+                draft(503),
+            ],
+        )
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = batch.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [head + 2, head + 1, head + 2, head + 3]);
+    let e = store
+        .append("ca", draft(504).with_event_id("bad id"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    // The events after were sealed again where the stored one would have been.
+    assert!(store.verify(Some("ca")).await.unwrap().is_ok());
+    let head_after = store.append("ca", draft(505)).await.unwrap().seq;
+    assert_eq!(head_after, head + 4, "no position taken by a refused draft");
+    let ca_head = head_after;
+
+    // Sealed documents, from the same handle.
+    let keys = store.documents::<CaKey>("caKeys");
+    let root = CaKey {
+        name: "root".into(),
+        private_key: Secure::new("-----BEGIN PRIVATE KEY----- root".into()),
+        chain: vec![Secure::new(vec![1, 2, 3])],
+    };
+    keys.put("root", &root).await.unwrap();
+    assert_eq!(keys.get("root").await.unwrap().as_ref(), Some(&root));
+    assert!(keys.get("nobody").await.unwrap().is_none());
 
     // Verify, checkpoint, verify against it.
     assert!(store.verify(None).await.unwrap().is_ok());
     let checkpoint = store.checkpoint("ca").await.unwrap().unwrap();
-    assert_eq!(checkpoint.seq, 40);
+    assert_eq!(checkpoint.seq, ca_head);
     store.append("ca", draft(40)).await.unwrap();
     assert!(store
         .verify_against(checkpoint.clone())
@@ -89,17 +223,17 @@ async fn conformance(store: EventStore, keyset_json: &str) {
 
     // Integrity reports.
     let report = store
-        .integrity_report("ca", now_ms())
+        .integrity_report("ca", common::at(now_ms()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
         (report.from_seq, report.to_seq, report.status),
-        (1, 41, ReportStatus::Verified)
+        (1, ca_head + 1, ReportStatus::Verified)
     );
     assert!(
         store
-            .integrity_report("ca", now_ms())
+            .integrity_report("ca", common::at(now_ms()))
             .await
             .unwrap()
             .is_none(),
@@ -107,18 +241,21 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     );
     store.append("ca", draft(41)).await.unwrap();
     let report = store
-        .integrity_report("ca", now_ms())
+        .integrity_report("ca", common::at(now_ms()))
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((report.from_seq, report.to_seq), (42, 42));
-    let reports = store.reports("ca").await.unwrap();
+    assert_eq!((report.from_seq, report.to_seq), (ca_head + 2, ca_head + 2));
+    let reports = store.reports("ca").try_collect::<Vec<_>>().await.unwrap();
     assert_eq!(
         reports
             .iter()
             .map(|(r, s)| (r.to_seq, *s))
             .collect::<Vec<_>>(),
-        vec![(42, ReportStatus::Verified), (41, ReportStatus::Verified)]
+        vec![
+            (ca_head + 2, ReportStatus::Verified),
+            (ca_head + 1, ReportStatus::Verified)
+        ]
     );
 
     // Seal secret rotation continues the chain.
@@ -144,11 +281,11 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     let mut calls = 0;
     let progress = store.rewrap_keys(|_| calls += 1).await.unwrap();
     assert!(calls >= 1, "progress is reported");
-    // The 60 events holding a data key (not the rotation record the
+    // The events holding a data key (not the rotation record the
     // seal-secret rotation wrote).
     assert_eq!(
         (progress.examined, progress.rewrapped),
-        (60, 60),
+        (ca_head + 20, ca_head + 20),
         "{progress:?}"
     );
     assert!(
@@ -162,12 +299,16 @@ async fn conformance(store: EventStore, keyset_json: &str) {
         0,
         "idempotent"
     );
+    assert_eq!(keys.rewrap_all().await.unwrap(), 1);
+    assert_eq!(keys.rewrap_all().await.unwrap(), 0, "idempotent");
     // The old key disabled: everything still reads.
     retired.promote(new).unwrap();
     retired.disable(old).unwrap();
     store.install_keyset(retired).unwrap();
     let after = store.read("ca", 3).await.unwrap().unwrap();
     assert_eq!(before.details, after.details);
+    // Sealed documents followed the keyset without a new handle.
+    assert_eq!(keys.get("root").await.unwrap().as_ref(), Some(&root));
     assert_eq!(before.event.seal, after.event.seal);
     assert!(store.verify(None).await.unwrap().is_ok());
 
@@ -177,13 +318,22 @@ async fn conformance(store: EventStore, keyset_json: &str) {
         .append_batch(
             "tsa",
             (0..20u64)
-                .map(|i| draft(i).remove_at(if i < 12 { now - 5 } else { now + 60_000 }))
+                .map(|i| {
+                    draft(i).remove_at(Timestamp::from_millis(if i < 12 {
+                        now - 5
+                    } else {
+                        now + 60_000
+                    }))
+                })
                 .collect(),
         )
         .await
         .unwrap();
     let before_purge = store.checkpoint("tsa").await.unwrap().unwrap();
-    assert_eq!(store.purge_expired(now).await.unwrap().deleted, 12);
+    assert_eq!(
+        store.purge_expired(common::at(now)).await.unwrap().deleted,
+        12
+    );
     // A checkpoint taken before the purge still verifies: the anchor
     // vouches for the deleted head... here the head is kept, so it is
     // reached directly.
@@ -191,11 +341,15 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     let report = store.verify(Some("tsa")).await.unwrap();
     assert!(report.is_ok(), "{:?}", report.findings);
     assert_eq!(report.chains[0].first_seq, Some(13));
-    assert_eq!(store.purge_expired(now).await.unwrap().deleted, 0);
+    assert_eq!(
+        store.purge_expired(common::at(now)).await.unwrap().deleted,
+        0
+    );
 
     // Bad input: a chain id that is not one, a sensitive draft without
     // keyset, a checkpoint of a truncated chain.
-    assert!(store.append("", draft(0)).await.is_err());
+    let e = store.append("", draft(0)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     let forged = {
         let mut c = checkpoint;
         c.seq = 1000;
@@ -207,6 +361,14 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     );
 }
 
+/// A document with secret values in Stream's `{clear, secure}` shape.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct CaKey {
+    name: String,
+    private_key: Secure<String>,
+    chain: Vec<Secure<Vec<u8>>>,
+}
+
 fn fresh_keyset() -> (Keyset, String) {
     let keyset = keyset();
     let json = keyset.insecure_to_json();
@@ -216,11 +378,7 @@ fn fresh_keyset() -> (Keyset, String) {
 #[tokio::test]
 async fn conformance_in_memory() {
     let (keyset, json) = fresh_keyset();
-    conformance(
-        EventStore::in_memory(Some(keyset), secrets()).unwrap(),
-        &json,
-    )
-    .await;
+    conformance(common::memory_store(Some(keyset), secrets()), &json).await;
 }
 
 #[tokio::test]
@@ -230,7 +388,7 @@ async fn conformance_on_mongodb() {
     };
     let uri = t.uri_for_database();
     let (keyset, json) = fresh_keyset();
-    let store = EventStore::mongodb(&uri, Some(keyset), secrets(), LogConfig::default())
+    let store = common::mongo_store(&uri, Some(keyset), secrets(), LogConfig::default())
         .await
         .unwrap();
     assert!(store.is_mongodb());
@@ -241,9 +399,10 @@ async fn conformance_on_mongodb() {
 
 #[tokio::test]
 async fn without_a_keyset_sensitive_drafts_are_refused_and_nothing_is_written() {
-    let store = EventStore::in_memory(None, secrets()).unwrap();
+    let store = common::memory_store(None, secrets());
     assert!(store.append("ca", draft(1)).await.is_err());
-    let plain = EventDraft::new("X", "ca", "pod", Status::Success, 0).public("k", "v");
+    let plain = EventDraft::new("X", "ca", "pod", Status::Success, Timestamp::from_millis(0))
+        .public("k", "v");
     assert_eq!(
         store.append("ca", plain).await.unwrap().seq,
         1,
@@ -253,12 +412,16 @@ async fn without_a_keyset_sensitive_drafts_are_refused_and_nothing_is_written() 
 
 #[tokio::test]
 async fn a_tampered_in_memory_copy_is_reported() {
-    let store = EventStore::in_memory(Some(fresh_keyset().0), secrets()).unwrap();
+    let store = common::memory_store(Some(fresh_keyset().0), secrets());
     store
         .append_batch("ca", (0..10).map(draft).collect())
         .await
         .unwrap();
-    let mut events = store.range("ca", 1, 10).await.unwrap();
+    let mut events = store
+        .range("ca", 1, 10)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     events[3].status = Status::Success;
     events[3].code = "FORGED".into();
     let mut verifier = stream_store::chain::Verifier::new(store.chainer().secrets().clone());

@@ -21,6 +21,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use stream_store::Timestamp;
 
 use bson::{Bson, Document};
 use rand::{Rng as _, SeedableRng as _};
@@ -200,12 +201,12 @@ fn draft(i: u64) -> EventDraft {
         } else {
             Status::Success
         },
-        1_700_000_000_000 + i as i64 * 1000,
+        Timestamp::from_millis(1_700_000_000_000 + i as i64 * 1000),
     )
     .public("serial", format!("serial-{i:08}"))
     .public("profile", "tls-server")
     .sensitive("subject", format!("CN=user-{i},O=Example").into_bytes())
-    .remove_at(1_900_000_000_000)
+    .remove_at(Timestamp::from_millis(1_900_000_000_000))
 }
 
 /// `n` events of `chain` sealed under `secret`, from genesis.
@@ -1392,7 +1393,7 @@ const EXPIRED_AT: i64 = 1_700_000_000_000 + 100_000_000;
 
 /// The draft of event `i`, whose retention date has passed.
 fn expiring(i: u64) -> EventDraft {
-    draft(i).remove_at(EXPIRED_AT)
+    draft(i).remove_at(Timestamp::from_millis(EXPIRED_AT))
 }
 
 /// A chain sealed by `chainer` from genesis; with its head, to go on.
@@ -2170,7 +2171,7 @@ async fn a_dump_and_an_export_of_a_real_server_verify() {
                     name,
                     "pod-1",
                     Status::Success,
-                    1_700_000_000_000 + i,
+                    Timestamp::from_millis(1_700_000_000_000 + i),
                 )
                 .public("serial", format!("{i:x}"))
                 .sensitive("subject", format!("CN=user-{i}").into_bytes())

@@ -183,9 +183,17 @@ pub fn build_examples(names: &[&str]) -> std::path::PathBuf {
             build.env_remove(name.as_ref());
         }
     }
-    build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--profile", profile]);
+    // The examples belong to the root package `stream-store`, these tests
+    // to `stream-store-tests` (tests/Cargo.toml): `--workspace` finds them
+    // from here, with the features that `cargo test --workspace` resolved
+    // (no second build of the dependencies).
+    build.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--profile",
+        profile,
+    ]);
     for name in names {
         build.args(["--example", name]);
     }
@@ -223,4 +231,52 @@ pub fn restart_script() -> Option<std::ffi::OsString> {
         "\n*** SKIPPED restart test: no controllable server (STREAM_MONGO_SCRIPT unset) ***\n"
     );
     None
+}
+
+/// The time `ms` milliseconds after the epoch.
+#[allow(dead_code)]
+pub fn at(ms: i64) -> std::time::SystemTime {
+    stream_store::Timestamp::from_millis(ms).to_system_time()
+}
+
+/// An in-memory store.
+#[allow(dead_code)]
+pub fn memory_store(keyset: Option<Keyset>, secrets: SealSecrets) -> stream_store::EventStore {
+    let builder = stream_store::EventStore::builder()
+        .seal_secrets(secrets)
+        .in_memory();
+    let builder = match keyset {
+        Some(k) => builder.keyset(k),
+        None => builder,
+    };
+    futures_util::FutureExt::now_or_never(builder.build())
+        .expect("an in-memory store is built without waiting")
+        .expect("an in-memory store")
+}
+
+/// A MongoDB store.
+#[allow(dead_code)]
+pub async fn mongo_store(
+    uri: &str,
+    keyset: Option<Keyset>,
+    secrets: SealSecrets,
+    config: stream_store::LogConfig,
+) -> stream_store::Result<stream_store::EventStore> {
+    let builder = stream_store::EventStore::builder()
+        .seal_secrets(secrets)
+        .mongodb_uri(uri)
+        .log_config(config);
+    match keyset {
+        Some(k) => builder.keyset(k),
+        None => builder,
+    }
+    .build()
+    .await
+}
+
+/// The `stream_store::mongo::Error` behind a store error, if that is its
+/// source.
+#[allow(dead_code)]
+pub fn mongo_error(e: &stream_store::Error) -> Option<&stream_store::mongo::Error> {
+    std::error::Error::source(e)?.downcast_ref()
 }

@@ -6,9 +6,8 @@ use stream_keyset::{Envelope, EnvelopeCiphertext};
 
 use crate::error::{Error, Result};
 use crate::event::{
-    check_event_id,
-    detail_aad, ChainId, Detail, DetailValue, DraftValue, EventDraft, SealedEvent, SensitiveValue,
-    FORMAT_VERSION, GENESIS_SEQ, EVENT_ID_FORMAT_VERSION,
+    check_event_id, detail_aad, ChainId, Detail, DetailValue, DraftValue, EventDraft, SealedEvent,
+    SensitiveValue, EVENT_ID_FORMAT_VERSION, FORMAT_VERSION, GENESIS_SEQ,
 };
 use crate::secret::{Seal, SealSecret, SealSecrets, SecretId};
 use crate::system::RotationRecord;

@@ -7,12 +7,12 @@ use zeroize::Zeroizing;
 
 use sha2::{Digest, Sha256};
 
-use crate::time::Timestamp;
 use crate::canonical::{
     Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
 };
 use crate::error::{Error, Result};
 use crate::secret::{Seal, SealSecret, SecretId};
+use crate::time::Timestamp;
 
 /// The format version of the events this crate writes: version 2 seals a
 /// digest of the content, so that a purge may replace an expired event by a

@@ -7,9 +7,9 @@
 //! only, no `removeAt`), sealed and linked like any other: a forged one
 //! does not verify, a replayed one stands at the wrong position.
 
-use crate::time::Timestamp;
 use crate::event::{DetailValue, EventDraft, SealedEvent, Status};
 use crate::secret::SecretId;
+use crate::time::Timestamp;
 
 /// The module of the records the store writes about a chain.
 pub const SYSTEM_MODULE: &str = "stream";
@@ -54,8 +54,14 @@ impl ShredRecord {
 
     /// The draft of the record (timestamped `now_ms`, from `node`).
     pub fn draft(&self, node: &str, now_ms: i64) -> EventDraft {
-        let mut draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, node, Status::Success, Timestamp::from_millis(now_ms))
-            .public("target", self.target.to_string());
+        let mut draft = EventDraft::new(
+            SHRED_CODE,
+            SYSTEM_MODULE,
+            node,
+            Status::Success,
+            Timestamp::from_millis(now_ms),
+        )
+        .public("target", self.target.to_string());
         for key in &self.keys {
             draft = draft.public("key", key.clone());
         }
@@ -133,10 +139,16 @@ impl RotationRecord {
     /// The draft of the record (timestamped `now_ms`, from `node`).
     pub fn draft(&self, node: &str, now_ms: i64) -> EventDraft {
         let superseded: Vec<String> = self.superseded.iter().map(SecretId::to_hex).collect();
-        EventDraft::new(ROTATION_CODE, SYSTEM_MODULE, node, Status::Success, Timestamp::from_millis(now_ms))
-            .public("from", self.from.to_hex())
-            .public("to", self.to.to_hex())
-            .public("superseded", superseded.join(","))
+        EventDraft::new(
+            ROTATION_CODE,
+            SYSTEM_MODULE,
+            node,
+            Status::Success,
+            Timestamp::from_millis(now_ms),
+        )
+        .public("from", self.from.to_hex())
+        .public("to", self.to.to_hex())
+        .public("superseded", superseded.join(","))
     }
 
     /// Reads a rotation record: `None` if `event` is not one, `Some(Err)`

@@ -270,8 +270,12 @@ fn life(seed: u64, n: usize, chains: usize) -> Life {
             match rng.below(4) {
                 0 => draft,
                 1 if rng.below(4) == 0 => draft.remove_at(Timestamp::from_millis(now)), // expired at the very ms
-                1 | 2 => draft.remove_at(Timestamp::from_millis(now - 1 - rng.below(span as usize) as i64)),
-                _ => draft.remove_at(Timestamp::from_millis(now + 1 + rng.below(span as usize) as i64)),
+                1 | 2 => draft.remove_at(Timestamp::from_millis(
+                    now - 1 - rng.below(span as usize) as i64,
+                )),
+                _ => draft.remove_at(Timestamp::from_millis(
+                    now + 1 + rng.below(span as usize) as i64,
+                )),
             }
         };
         let plan = chainer.plan(&heads[c], rotations[c].as_ref()).unwrap();
@@ -1522,17 +1526,41 @@ fn shred_chain() -> (SealSecrets, Chainer, Vec<SealedEvent>, Head) {
     let chainer = Chainer::new(secrets.clone(), envelope(&keyset));
     let mut head = Head::genesis(chain_id("main"));
     let drafts = [
-        EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, Timestamp::from_millis(T0))
-            .public("serial", "01")
-            .sensitive("subject", b"CN=alice".to_vec())
-            .sensitive("pin", b"1234".to_vec()),
-        EventDraft::new("OCSP-SIGN", "ocsp", "pod-0", Status::Success, Timestamp::from_millis(T0 + 1))
-            .public("serial", "02"),
-        EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-1", Status::Success, Timestamp::from_millis(T0 + 2))
-            .sensitive("subject", b"CN=bob".to_vec())
-            .remove_at(Timestamp::from_millis(NOW - 1)),
-        EventDraft::new("TSA-STAMP", "tsa", "pod-1", Status::Success, Timestamp::from_millis(T0 + 3))
-            .public("serial", "04"),
+        EventDraft::new(
+            "LIFECYCLE-ENROLL",
+            "ca",
+            "pod-0",
+            Status::Success,
+            Timestamp::from_millis(T0),
+        )
+        .public("serial", "01")
+        .sensitive("subject", b"CN=alice".to_vec())
+        .sensitive("pin", b"1234".to_vec()),
+        EventDraft::new(
+            "OCSP-SIGN",
+            "ocsp",
+            "pod-0",
+            Status::Success,
+            Timestamp::from_millis(T0 + 1),
+        )
+        .public("serial", "02"),
+        EventDraft::new(
+            "LIFECYCLE-ENROLL",
+            "ca",
+            "pod-1",
+            Status::Success,
+            Timestamp::from_millis(T0 + 2),
+        )
+        .sensitive("subject", b"CN=bob".to_vec())
+        .remove_at(Timestamp::from_millis(NOW - 1)),
+        EventDraft::new(
+            "TSA-STAMP",
+            "tsa",
+            "pod-1",
+            Status::Success,
+            Timestamp::from_millis(T0 + 3),
+        )
+        .public("serial", "04"),
     ];
     let events = chainer.seal_batch(&mut head, &drafts).unwrap();
     (secrets, chainer, events, head)
@@ -1888,9 +1916,15 @@ fn a_malformed_shred_record_is_reported_and_covers_nothing() {
     let (secrets, chainer, mut events, mut head) = shred_chain();
     events[0].shred(None);
     // Authentic (sealed by the pod's secret) but naming no key.
-    let draft = EventDraft::new(SHRED_CODE, SYSTEM_MODULE, "pod-0", Status::Success, Timestamp::from_millis(T0 + 10))
-        .public("target", "1")
-        .public("reason", "no keys named");
+    let draft = EventDraft::new(
+        SHRED_CODE,
+        SYSTEM_MODULE,
+        "pod-0",
+        Status::Success,
+        Timestamp::from_millis(T0 + 10),
+    )
+    .public("target", "1")
+    .public("reason", "no keys named");
     let seq = head.next_seq;
     events.push(chainer.seal(&mut head, &draft).unwrap());
     let report = verify_with(&secrets, &events);

@@ -27,7 +27,14 @@ fn chain(name: &str) -> ChainId {
 }
 
 fn draft(ts: i64) -> EventDraft {
-    EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, Timestamp::from_millis(ts)).public("serial", "01")
+    EventDraft::new(
+        "LIFECYCLE-ENROLL",
+        "ca",
+        "pod-0",
+        Status::Success,
+        Timestamp::from_millis(ts),
+    )
+    .public("serial", "01")
 }
 
 /// `n` events of chain `ca`, one millisecond apart.
@@ -496,10 +503,22 @@ fn an_unknown_version_is_malformed_at_its_seq_without_a_gap() {
 fn an_event_id_must_match_its_format_version() {
     let secrets = secrets();
     let cases: [(u8, Option<&str>, &str); 4] = [
-        (2, Some("req-1"), "an event id in a format 2 event (ids are format 3)"),
+        (
+            2,
+            Some("req-1"),
+            "an event id in a format 2 event (ids are format 3)",
+        ),
         (3, None, "a format 3 event without its event id"),
-        (3, Some(""), "an event id has 1 to 128 bytes; this one has 0"),
-        (3, Some("a b"), "an event id is printable ASCII without spaces; byte 1 is not"),
+        (
+            3,
+            Some(""),
+            "an event id has 1 to 128 bytes; this one has 0",
+        ),
+        (
+            3,
+            Some("a b"),
+            "an event id is printable ASCII without spaces; byte 1 is not",
+        ),
     ];
     for (version, id, why) in cases {
         let mut events = sealed(&secrets, 5);
@@ -595,7 +614,13 @@ fn two_authentic_events_at_one_position_are_a_fork() {
     let b = chainer
         .seal(
             &mut head_b,
-            &EventDraft::new("SSH-SIGN", "ssh", "pod-1", Status::Failure, Timestamp::from_millis(T0 + 6)),
+            &EventDraft::new(
+                "SSH-SIGN",
+                "ssh",
+                "pod-1",
+                Status::Failure,
+                Timestamp::from_millis(T0 + 6),
+            ),
         )
         .unwrap();
     assert_eq!((a.seq, a.prev), (b.seq, b.prev));

@@ -347,6 +347,8 @@ pub(crate) fn looks_like_json(bytes: &[u8]) -> bool {
 /// Whether `bytes` are printable UTF-8 text (whitespace allowed, no other
 /// control character): never a binary keyset.
 pub(crate) fn is_text(bytes: &[u8]) -> bool {
-    std::str::from_utf8(bytes)
-        .is_ok_and(|t| t.chars().all(|c| !c.is_control() || c.is_ascii_whitespace()))
+    std::str::from_utf8(bytes).is_ok_and(|t| {
+        t.chars()
+            .all(|c| !c.is_control() || c.is_ascii_whitespace())
+    })
 }

@@ -156,8 +156,7 @@ pub fn seal_document<T: Serialize>(
         collection: collection.to_owned(),
         id: id.to_owned(),
     };
-    let mut document =
-        mongodb::bson::serialize_to_document(value).map_err(|_| unserializable())?;
+    let mut document = mongodb::bson::serialize_to_document(value).map_err(|_| unserializable())?;
     document.remove("_id");
     seal_fields(&mut document, &[], &|path, clear| {
         let bytes =

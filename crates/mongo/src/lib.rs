@@ -27,7 +27,7 @@
 //! let log = EventLog::new(&db, Chainer::new(secrets, None), LogConfig::default());
 //! log.ensure_indexes().await?;
 //! let event = log
-//!     .append(&ChainId::new("ca")?, EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, 0))
+//!     .append(&ChainId::new("ca")?, EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, stream_chain::Timestamp::now()))
 //!     .await?;
 //! assert!(event.seq >= 1);
 //! # Ok(()) }
@@ -42,15 +42,17 @@ mod reports;
 mod search;
 mod turn;
 
-pub use crate::documents::{open_document, rewrap_document, seal_document, SealedDocuments, Secure};
+pub use crate::documents::{
+    open_document, rewrap_document, seal_document, SealedDocuments, Secure,
+};
 pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
     wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, ShredOutcome,
 };
+pub use crate::reports::{report_from_document, report_to_document};
 pub use crate::search::{
     QueryError, SearchCursor, SearchPage, SearchQuery, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
-pub use crate::reports::{report_from_document, report_to_document};
 pub use mongodb;
 
 /// The default database name (Stream's).

@@ -15,8 +15,8 @@ use rand::Rng as _;
 use stream_chain::{
     check_not_reserved, shred_refusal, superseded_positions, Anchor, ChainId, Chainer, Checkpoint,
     DetailValue, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, ReportStatus,
-    RotationRecord, Seal, SealPlan, Sealed, SealedEvent, SensitiveValue, ShredRecord,
-    Verifier, VerifyReport, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
+    RotationRecord, Seal, SealPlan, Sealed, SealedEvent, SensitiveValue, ShredRecord, Verifier,
+    VerifyReport, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
 use tokio::sync::oneshot;
 
@@ -25,8 +25,8 @@ use crate::codec::{
     purge_mark_to_document, search_term, seq_to_bson, Malformed,
 };
 use crate::error::{duplicate_key_index, Error, Outcome, Result};
-use crate::search::{SearchCursor, SearchPage, SearchQuery};
 use crate::reports::{report_from_document, report_to_document};
+use crate::search::{SearchCursor, SearchPage, SearchQuery};
 use crate::turn::{authentic_hint, bounded, Turn, Turns};
 
 /// Where and how the log is stored.
@@ -989,7 +989,9 @@ impl EventLog {
                 chain: chain.to_string(),
                 event_id: id.to_owned(),
                 seq: Some(event.seq),
-                reason: "the record holding it is not an authentic event with that id; verify the chain".into(),
+                reason:
+                    "the record holding it is not an authentic event with that id; verify the chain"
+                        .into(),
             });
         }
         Ok(Some(event))
@@ -1167,9 +1169,7 @@ impl EventLog {
         let filter = doc! {"chain": chain.as_str(), "seq": {"$gte": seq_to_bson(from), "$lte": seq_to_bson(to)}};
         futures_util::stream::once(async move { events.find(filter).sort(doc! {"seq": 1}).await })
             .map_err(Error::from)
-            .map_ok(|cursor| {
-                cursor.map(|d| Ok(event_from_document(&d.map_err(Error::from)?)?))
-            })
+            .map_ok(|cursor| cursor.map(|d| Ok(event_from_document(&d.map_err(Error::from)?)?)))
             .try_flatten()
             .boxed()
     }
