@@ -14,14 +14,15 @@ use stream_chain::EventDraft;
 /// ```
 /// use std::time::Duration;
 /// use stream_store::ChainPolicy;
-/// use stream_store::chain::{EventDraft, Status};
+/// use stream_store::{EventDraft, Status, Timestamp};
 ///
 /// let policy = ChainPolicy::new()
 ///     .class("days", Duration::from_secs(7 * 86_400))
 ///     .class("years", Duration::from_secs(10 * 365 * 86_400));
-/// let t = 1_700_000_000_000;
-/// let ocsp = EventDraft::new("OCSP-RESPONSE", "ocsp", "pod-0", Status::Success, t).remove_at(t + 86_400_000);
-/// let enroll = EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, t).remove_at(t + 400 * 86_400_000);
+/// let t = Timestamp::from_millis(1_700_000_000_000);
+/// let day = Duration::from_secs(86_400);
+/// let ocsp = EventDraft::new("OCSP-RESPONSE", "ocsp", "pod-0", Status::Success, t).remove_at(t.saturating_add(day));
+/// let enroll = EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, t).remove_at(t.saturating_add(400 * day));
 /// let audit = EventDraft::new("ADMIN-LOGIN", "admin", "pod-0", Status::Success, t);
 /// assert_eq!(policy.chain_for("events", &ocsp), "events.days");
 /// assert_eq!(policy.chain_for("events", &enroll), "events.years");

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::{chainer_with, keyset, test_db};
 use stream_store::chain::{ChainId, EventDraft, Status};
-use stream_store::mongo::{EventLog, LogConfig};
+use stream_store::mongo::{EventLog, LogConfig, Outcome};
 
 fn draft(i: u64, sensitive: bool) -> EventDraft {
     let d = EventDraft::new(
@@ -55,15 +55,43 @@ async fn server_restart_in_the_middle_of_appends_loses_no_acknowledged_event() {
         let log = log.clone();
         let c = c.clone();
         tokio::spawn(async move {
+            // Every draft carries an event id; a failed append (unknown
+            // outcome included) is retried with the same id, as a server
+            // would: each must end up stored exactly once.
             let mut acked = Vec::new();
             let mut failed = 0;
+            let mut unknown = 0;
             for i in 0..400u64 {
-                match log.append(&c, draft(i, i % 4 == 0)).await {
-                    Ok(e) => acked.push(e),
-                    Err(_) => failed += 1,
+                let draft = draft(i, i % 4 == 0).with_event_id(format!("restart-{i}"));
+                let mut attempts = 0;
+                loop {
+                    match log.append(&c, draft.clone()).await {
+                        Ok(e) => {
+                            acked.push(e);
+                            break;
+                        }
+                        Err(e) => {
+                            failed += 1;
+                            if matches!(
+                                e,
+                                stream_store::mongo::Error::Timeout {
+                                    outcome: Outcome::Unknown,
+                                    ..
+                                } | stream_store::mongo::Error::Unavailable {
+                                    outcome: Outcome::Unknown,
+                                    ..
+                                }
+                            ) {
+                                unknown += 1;
+                            }
+                            attempts += 1;
+                            assert!(attempts < 120, "draft {i} never stored: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        }
+                    }
                 }
             }
-            (acked, failed)
+            (acked, failed, unknown)
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -78,13 +106,32 @@ async fn server_restart_in_the_middle_of_appends_loses_no_acknowledged_event() {
     .unwrap()
     .unwrap();
     assert!(status.success(), "restart the server");
-    let (acked, failed) = writer.await.unwrap();
+    let (acked, failed, unknown) = writer.await.unwrap();
     eprintln!(
-        "restart test: {} acknowledged, {} failed during the restart",
+        "restart test: {} acknowledged, {failed} attempts failed during the restart ({unknown} with an unknown outcome), retried with their event ids",
         acked.len(),
-        failed
     );
-    assert!(!acked.is_empty());
+    assert_eq!(acked.len(), 400);
+    // Each event id stored once, at the position its append returned.
+    for (i, a) in acked.iter().enumerate() {
+        let id = format!("restart-{i}");
+        assert_eq!(a.event_id.as_deref(), Some(id.as_str()));
+        let stored = log
+            .collection()
+            .count_documents(
+                stream_store::mongo::mongodb::bson::doc! {"chain": "events", "eventId": &id},
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, 1, "{id} stored once");
+    }
+    let mut seqs: Vec<u64> = acked.iter().map(|a| a.seq).collect();
+    seqs.dedup();
+    assert_eq!(
+        seqs,
+        (1..=400).collect::<Vec<_>>(),
+        "contiguous, none twice"
+    );
     for a in &acked {
         let stored = log
             .get(&c, a.seq)

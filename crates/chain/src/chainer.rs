@@ -74,7 +74,7 @@ impl Head {
 /// Cheap to clone (the keyset and secrets are shared).
 ///
 /// ```
-/// use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status};
+/// use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Timestamp};
 /// use stream_keyset::{Algorithm, Keyset, Template};
 ///
 /// let keyset = Keyset::generate(Template::AES256_GCM_SIV);
@@ -82,7 +82,7 @@ impl Head {
 /// let chainer = Chainer::new(secrets, Some(keyset.envelope(Algorithm::Aes256GcmSiv)?));
 ///
 /// let mut head = Head::genesis(ChainId::new("ca")?);
-/// let draft = EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-1", Status::Success, 1_700_000_000_000)
+/// let draft = EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-1", Status::Success, Timestamp::from_millis(1_700_000_000_000))
 ///     .public("profile", "tls-server")
 ///     .sensitive("subject", b"CN=alice".to_vec());
 /// let event = chainer.seal(&mut head, &draft)?;

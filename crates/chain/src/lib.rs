@@ -11,7 +11,7 @@
 //! This crate is pure: no I/O, no async runtime.
 //!
 //! ```
-//! use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Verifier};
+//! use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Timestamp, Verifier};
 //! use stream_keyset::{Algorithm, Keyset, Template};
 //!
 //! let secrets = SealSecrets::new(SealSecret::from_env_value("k8s-generated-32-character-secret")?);
@@ -21,7 +21,7 @@
 //! let mut head = Head::genesis(ChainId::new("ca")?);
 //! let drafts: Vec<EventDraft> = (0..3)
 //!     .map(|i| {
-//!         EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, 1_700_000_000_000 + i)
+//!         EventDraft::new("LIFECYCLE-ENROLL", "ca", "pod-0", Status::Success, Timestamp::from_millis(1_700_000_000_000 + i))
 //!             .public("serial", format!("{i:04x}"))
 //!             .sensitive("subject", format!("CN=user{i}").into_bytes())
 //!     })

@@ -258,12 +258,29 @@ impl SealSecrets {
     ///
     /// # Errors
     /// [`Error::InvalidRetiredSecret`] naming the entry (counted from 1)
-    /// that is not a valid secret; nothing is added then.
+    /// that is not a valid secret, or is the current one; nothing is added
+    /// then.
     pub fn with_retired_list(mut self, list: &str) -> Result<SealSecrets> {
-        for secret in parse_list(list, "EVENT_SEAL_SECRET_RETIRED")? {
+        let secrets = parse_list(list, "EVENT_SEAL_SECRET_RETIRED")?;
+        self.refuse_current(&secrets, "EVENT_SEAL_SECRET_RETIRED")?;
+        for secret in secrets {
             self.add_retired(secret);
         }
         Ok(self)
+    }
+
+    /// A listed secret equal to the current one is a contradiction (a
+    /// secret cannot be retired, or staged, while it seals).
+    fn refuse_current(&self, list: &[SealSecret], variable: &'static str) -> Result<()> {
+        match list.iter().position(|s| s.id() == self.current.id()) {
+            Some(i) => Err(Error::InvalidRetiredSecret {
+                variable,
+                entry: i + 1,
+                reason: "it is the current secret (EVENT_SEAL_SECRET); remove it from the list"
+                    .into(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Adds the successors staged ahead of a rotation, as env
@@ -275,7 +292,9 @@ impl SealSecrets {
     /// [`Error::InvalidRetiredSecret`] naming the entry that is not valid;
     /// nothing is added then.
     pub fn with_next_list(mut self, list: &str) -> Result<SealSecrets> {
-        for secret in parse_list(list, "EVENT_SEAL_SECRET_NEXT")? {
+        let secrets = parse_list(list, "EVENT_SEAL_SECRET_NEXT")?;
+        self.refuse_current(&secrets, "EVENT_SEAL_SECRET_NEXT")?;
+        for secret in secrets {
             self.add_next(secret);
         }
         Ok(self)

@@ -351,7 +351,7 @@ impl VerifyReport {
 /// reordering window, whatever the number of events.
 ///
 /// ```
-/// use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Verifier};
+/// use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Timestamp, Verifier};
 /// let secrets = SealSecrets::new(SealSecret::new(b"a seal secret of 32 bytes.......")?);
 /// let chainer = Chainer::new(secrets.clone(), None);
 /// let mut head = Head::genesis(ChainId::new("ca")?);

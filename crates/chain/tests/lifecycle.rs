@@ -1833,15 +1833,24 @@ fn a_retired_list_is_split_on_newlines_and_commas_blanks_skipped() {
         secrets.get(hex.id()).is_some(),
         "128 hex characters are 64 bytes"
     );
-    // Blank, or the current secret again: nothing more.
+    // Blank: nothing more. The current secret listed as retired or staged
+    // is a contradiction, refused naming the entry.
     let same = SealSecrets::new(secret(9))
         .with_retired_list(" \n,\r\n")
         .unwrap();
     assert_eq!(same.ids(), vec![secret(9).id()]);
-    let again = SealSecrets::new(SealSecret::from_env_value(a).unwrap())
-        .with_retired_list(&format!("{a},{a}"))
-        .unwrap();
-    assert_eq!(again.ids().len(), 1);
+    let current = || SealSecrets::new(SealSecret::from_env_value(a).unwrap());
+    for err in [
+        current()
+            .with_retired_list(&format!("{b},{a}"))
+            .unwrap_err(),
+        current().with_next_list(&format!("{b},{a}")).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, stream_chain::Error::InvalidRetiredSecret { entry: 2, reason, .. } if reason.contains("current")),
+            "{err}"
+        );
+    }
 }
 
 #[test]
