@@ -432,3 +432,52 @@ async fn a_tampered_in_memory_copy_is_reported() {
         Some((Some(4), FindingKind::Modified))
     );
 }
+
+/// Two pods (two clients) append the same drafts with the same event ids
+/// at once: each id is stored once, and both pods get the same event for it
+/// (the database's unique index decides, the loser returns the winner's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pods_retrying_the_same_ids_store_each_once() {
+    let Some(t) = test_db("store_idempotent_pods").await else {
+        return;
+    };
+    let uri = t.uri_for_database();
+    let keyset = fresh_keyset().0;
+    let json = keyset.insecure_to_json();
+    let pod = |name: &'static str| {
+        let uri = uri.clone();
+        let keyset = Keyset::parse(json.as_bytes()).unwrap();
+        async move {
+            EventStore::builder()
+                .keyset(keyset)
+                .seal_secrets(secrets())
+                .mongodb_uri(uri)
+                .node(name)
+                .build()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = (pod("pod-a").await, pod("pod-b").await);
+    let run = |store: EventStore| async move {
+        let mut got = Vec::new();
+        for i in 0..40u64 {
+            let draft = draft(i).with_event_id(format!("req-{i}"));
+            got.push(store.append("ca", draft).await.unwrap());
+        }
+        got
+    };
+    let (from_a, from_b) = tokio::join!(run(a.clone()), run(b.clone()));
+    for (x, y) in from_a.iter().zip(&from_b) {
+        assert_eq!((x.seq, x.seal), (y.seq, y.seal), "{:?}", x.event_id);
+    }
+    let stored: Vec<stream_store::SealedEvent> =
+        a.range("ca", 1, u64::MAX >> 1).try_collect().await.unwrap();
+    assert_eq!(stored.len(), 40, "each id once");
+    let mut ids: Vec<_> = stored.iter().filter_map(|e| e.event_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    assert!(b.verify(None).await.unwrap().is_ok());
+    t.drop().await;
+}
