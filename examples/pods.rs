@@ -84,6 +84,11 @@ struct WriterArgs {
     /// The turn budget (`LogConfig::turn`), ms.
     #[arg(long, default_value_t = 25)]
     turn_ms: u64,
+    /// Give each event an id (`w<id>-<n>`) and retry a failed append with
+    /// the same id until it is acknowledged (for up to 60 s past the run):
+    /// what a server does after an unknown outcome.
+    #[arg(long)]
+    event_ids: bool,
 }
 
 #[derive(Parser)]
@@ -181,9 +186,18 @@ async fn writer(args: WriterArgs) -> i32 {
                 .public("writer", args.id.to_string())
                 .public("n", n.to_string())
                 .public("serial", format!("{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+                let draft = if args.event_ids {
+                    draft.with_event_id(format!("w{}-{n}", args.id))
+                } else {
+                    draft
+                };
+                loop {
                 let started = Instant::now();
-                let result = log.append(&chain, draft).await;
+                let result = log.append(&chain, draft.clone()).await;
                 let us = started.elapsed().as_micros() as u64;
+                let retry = args.event_ids
+                    && result.is_err()
+                    && Instant::now() < until + Duration::from_secs(60);
                 let line = match result {
                     Ok(e) => serde_json::json!({"w": args.id, "n": n, "ok": true, "seq": e.seq, "seal": e.seal.to_hex(), "us": us}),
                     Err(e) => {
@@ -200,10 +214,14 @@ async fn writer(args: WriterArgs) -> i32 {
                         serde_json::json!({"w": args.id, "n": n, "ok": false, "outcome": outcome, "error": e.to_string(), "us": us})
                     }
                 };
-                let mut out = std::io::stdout().lock();
                 // A closed stdout (the parent is gone): stop quietly.
-                if writeln!(out, "{line}").is_err() {
+                if writeln!(std::io::stdout().lock(), "{line}").is_err() {
                     return;
+                }
+                if !retry {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }));

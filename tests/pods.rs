@@ -68,6 +68,8 @@ fn host_port(uri: &str) -> String {
 struct Options {
     clock_offset_ms: i64,
     no_turns: bool,
+    /// Event ids, and failed appends retried with them.
+    event_ids: bool,
 }
 
 /// What the writers said.
@@ -105,6 +107,9 @@ impl Pods {
                 .stderr(Stdio::inherit());
             if o.no_turns {
                 command.arg("--no-turns");
+            }
+            if o.event_ids {
+                command.arg("--event-ids");
             }
             let mut child = command.spawn().expect("start a writer");
             let out = child.stdout.take().unwrap();
@@ -307,6 +312,7 @@ async fn three_writers_with_one_ms_each_way() {
         .map(|clock_offset_ms| Options {
             clock_offset_ms,
             no_turns: false,
+            ..Options::default()
         })
         .collect();
     let seen = Pods::start(&s.uri, &s.secret, 4_000, &skewed).wait();
@@ -333,7 +339,17 @@ async fn a_stall_of_25_seconds() {
     let Some(s) = setup("stall").await else {
         return;
     };
-    let pods = Pods::start(&s.uri, &s.secret, 36_000, &three());
+    // With event ids: every append that failed (an unknown outcome
+    // included) is retried with its id until acknowledged, and `check`
+    // finds each event stored once.
+    let with_ids = vec![
+        Options {
+            event_ids: true,
+            ..Options::default()
+        };
+        3
+    ];
+    let pods = Pods::start(&s.uri, &s.secret, 36_000, &with_ids);
     tokio::time::sleep(Duration::from_secs(3)).await;
     s.proxy.add_stall("stall").unwrap();
     tokio::time::sleep(Duration::from_secs(25)).await;
@@ -350,6 +366,14 @@ async fn a_stall_of_25_seconds() {
         acked_after(&seen, resumed) > 0,
         "appends resumed after the stall"
     );
+    let unknown = seen.failed.iter().filter(|f| f.2 == "unknown").count();
+    for (w, n, outcome) in &seen.failed {
+        assert!(
+            seen.acked.contains_key(&(*w, *n)),
+            "writer {w}'s event {n} failed ({outcome}) and was never acknowledged on retry"
+        );
+    }
+    eprintln!("stall: {unknown} appends with an unknown outcome, each retried with its event id");
     // An insert held by the stall and delivered after it (its caller was
     // told the outcome is unknown) carries the time it was drafted, up to
     // 25 s before its neighbours: a warning, rightly, not an error.
@@ -455,11 +479,13 @@ async fn turns_granted_twice_and_clocks_seconds_apart() {
         Options {
             clock_offset_ms: -2_000,
             no_turns: false,
+            ..Options::default()
         },
         Options::default(),
         Options {
             clock_offset_ms: 2_000,
             no_turns: true,
+            ..Options::default()
         },
     ];
     let seen = Pods::start(&s.uri, &s.secret, 5_000, &options).wait();
