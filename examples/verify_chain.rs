@@ -1711,6 +1711,8 @@ mod fast {
         anchor: Option<()>,
         /// `eventId` (format 3).
         event_id: Option<Cow<'de, str>>,
+        /// `eventKey` (derived from chain and `eventId`).
+        event_key: Option<Cow<'de, str>>,
     }
 
     impl<'de> Deserialize<'de> for Event<'de> {
@@ -1742,6 +1744,9 @@ mod fast {
                             "prev" => fill(&mut e.prev, map.next_value::<Bin>()?.0)?,
                             "seal" => fill(&mut e.seal, map.next_value::<Bin>()?.0)?,
                             "eventId" => fill(&mut e.event_id, map.next_value::<Text<'de>>()?.0)?,
+                            "eventKey" => {
+                                fill(&mut e.event_key, map.next_value::<Text<'de>>()?.0)?;
+                            }
                             // A retention anchor is rare: the generic
                             // conversion reads it.
                             // So is a stub (`purged`).
@@ -1766,6 +1771,7 @@ mod fast {
         /// The event, if the document is a valid one; `None` leaves the
         /// document to the generic conversion (and its reason).
         pub fn into_event(self) -> Option<SealedEvent> {
+            let event_key = self.event_key;
             let event = SealedEvent {
                 version: u8::try_from(self.v?).ok()?,
                 chain: ChainId::new(&self.chain?).ok()?,
@@ -1784,9 +1790,17 @@ mod fast {
                 purged: None,
                 event_id: self.event_id.map(Cow::into_owned),
             };
-            // A shape its version does not allow: the generic conversion
+            // A shape its version does not allow, or an `eventKey` that is
+            // not the one derived from chain and id: the generic conversion
             // names what is wrong.
-            event.shape_error().is_none().then_some(event)
+            let key_ok = match (&event.event_id, event_key.as_deref()) {
+                (None, None) => true,
+                (Some(id), Some(key)) => {
+                    key == stream_store::mongo::codec::event_key(&event.chain, id)
+                }
+                _ => false,
+            };
+            (key_ok && event.shape_error().is_none()).then_some(event)
         }
     }
 }

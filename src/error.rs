@@ -162,8 +162,7 @@ impl Error {
     /// not: read the chain first.
     pub fn is_retryable(&self) -> bool {
         match self.kind {
-            ErrorKind::Contention => true,
-            ErrorKind::Unavailable | ErrorKind::Timeout => {
+            ErrorKind::Contention | ErrorKind::Unavailable | ErrorKind::Timeout => {
                 self.idempotent || self.outcome != Some(Outcome::Unknown)
             }
             _ => false,
@@ -181,21 +180,6 @@ impl Error {
             next = e.source();
         }
         None
-    }
-
-    fn from_source(kind: ErrorKind, source: impl StdError + Send + Sync + 'static) -> Error {
-        Error {
-            source: Some(Box::new(source)),
-            ..Error::new(kind, String::new())
-        }
-        .with_message_of_source()
-    }
-
-    fn with_message_of_source(mut self) -> Error {
-        if let Some(source) = &self.source {
-            self.message = source.to_string();
-        }
-        self
     }
 }
 
@@ -237,38 +221,89 @@ fn keyset_kind(e: &stream_keyset::Error) -> ErrorKind {
 
 impl From<stream_keyset::Error> for Error {
     fn from(e: stream_keyset::Error) -> Error {
-        Error::from_source(keyset_kind(&e), e)
+        Error::classified(keyset_kind(&e), None, None, e)
+    }
+}
+
+fn chain_class(e: &stream_chain::Error) -> (ErrorKind, Option<&'static str>) {
+    use stream_chain::Error as C;
+    match e {
+        C::Keyset(k) => (keyset_kind(k), None),
+        C::SecretTooShort { .. } => (ErrorKind::Configuration, Some("EVENT_SEAL_SECRET")),
+        C::InvalidRetiredSecret { variable, .. } => (ErrorKind::Configuration, Some(*variable)),
+        C::NoKeyset(_) => (ErrorKind::Configuration, Some("KEYSET")),
+        C::UnknownSecret(_) | C::SecretNotKnown { .. } | C::RotationConflict { .. } => {
+            (ErrorKind::Configuration, None)
+        }
+        C::NotAuthentic(_) => (ErrorKind::Authentication, None),
+        C::PurgeRefused { .. } => (ErrorKind::Integrity, None),
+        C::EventIdConflict { .. } | C::EventIdRepeated { .. } => (ErrorKind::Conflict, None),
+        _ => (ErrorKind::InvalidInput, None),
+    }
+}
+
+fn mongo_class(e: &stream_mongo::Error) -> (ErrorKind, Option<Outcome>, Option<&'static str>) {
+    use stream_mongo::Error as M;
+    let kind = match e {
+        M::Chain(c) => {
+            let (kind, variable) = chain_class(c);
+            return (kind, None, variable);
+        }
+        M::Keyset(k) => return (keyset_kind(k), None, None),
+        // Classified by its cause, but some events are stored: the outcome
+        // of the batch is never "not written".
+        M::PartlyWritten { cause, .. } => {
+            let (kind, _, variable) = mongo_class(cause);
+            return (kind, Some(Outcome::Unknown), variable);
+        }
+        M::InvalidUri(_) => return (ErrorKind::Configuration, None, Some("MONGODB_URI")),
+        M::Timeout { outcome, .. } => return (ErrorKind::Timeout, Some(*outcome), None),
+        M::Unavailable { outcome, .. } => return (ErrorKind::Unavailable, Some(*outcome), None),
+        M::Database(d) => driver_kind(d),
+        M::Contention { .. } => ErrorKind::Contention,
+        M::Unreachable { .. } => ErrorKind::Unavailable,
+        M::HeadRejected { .. } | M::Malformed { .. } | M::EventIdTaken { .. } => {
+            ErrorKind::Integrity
+        }
+        M::Document { .. } => ErrorKind::Integrity,
+        M::Unserializable { .. } | M::PurgeInFuture { .. } | M::Query(_) => ErrorKind::InvalidInput,
+        M::NotQuarantinable { .. } | M::NotShreddable { .. } => ErrorKind::Refused,
+        M::RewrapIncomplete { .. } => ErrorKind::Incomplete,
+        _ => ErrorKind::Internal,
+    };
+    (kind, None, None)
+}
+
+impl Error {
+    fn classified(
+        kind: ErrorKind,
+        outcome: Option<Outcome>,
+        variable: Option<&'static str>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Error {
+        let message = match variable {
+            Some(v) => format!("{v}: {source}"),
+            None => source.to_string(),
+        };
+        Error {
+            kind,
+            message,
+            variable,
+            outcome,
+            idempotent: false,
+            source: Some(Box::new(source)),
+        }
     }
 }
 
 impl From<stream_chain::Error> for Error {
     fn from(e: stream_chain::Error) -> Error {
-        use stream_chain::Error as C;
         // Flattened: the keyset's own error is the source.
-        if let C::Keyset(k) = e {
+        if let stream_chain::Error::Keyset(k) = e {
             return k.into();
         }
-        let kind = match &e {
-            C::SecretTooShort { .. } => {
-                return Error::from_source(ErrorKind::Configuration, e)
-                    .with_variable("EVENT_SEAL_SECRET")
-            }
-            C::InvalidRetiredSecret { variable, .. } => {
-                let variable = *variable;
-                return Error::from_source(ErrorKind::Configuration, e).with_variable(variable);
-            }
-            C::NoKeyset(_) => {
-                return Error::from_source(ErrorKind::Configuration, e).with_variable("KEYSET")
-            }
-            C::UnknownSecret(_) | C::SecretNotKnown { .. } | C::RotationConflict { .. } => {
-                ErrorKind::Configuration
-            }
-            C::NotAuthentic(_) => ErrorKind::Authentication,
-            C::PurgeRefused { .. } => ErrorKind::Integrity,
-            C::EventIdConflict { .. } => ErrorKind::Conflict,
-            _ => ErrorKind::InvalidInput,
-        };
-        Error::from_source(kind, e)
+        let (kind, variable) = chain_class(&e);
+        Error::classified(kind, None, variable, e)
     }
 }
 
@@ -287,38 +322,18 @@ fn driver_kind(e: &stream_mongo::mongodb::error::Error) -> ErrorKind {
 }
 
 impl From<stream_mongo::Error> for Error {
+    /// Flattened: a chain or keyset error carried by the MongoDB crate is
+    /// that crate's error as source. A partly written batch keeps the
+    /// MongoDB error as source (its `stored` events are reachable there).
     fn from(e: stream_mongo::Error) -> Error {
         use stream_mongo::Error as M;
-        // Flattened: the lower crate's own error is the source.
         let e = match e {
             M::Chain(c) => return c.into(),
             M::Keyset(k) => return k.into(),
             other => other,
         };
-        let (kind, outcome) = match &e {
-            M::InvalidUri(_) => {
-                return Error::from_source(ErrorKind::Configuration, e).with_variable("MONGODB_URI")
-            }
-            M::Database(d) => (driver_kind(d), None),
-            M::Contention { .. } => (ErrorKind::Contention, None),
-            M::Timeout { outcome, .. } => (ErrorKind::Timeout, Some(*outcome)),
-            M::Unavailable { outcome, .. } => (ErrorKind::Unavailable, Some(*outcome)),
-            M::Unreachable { .. } => (ErrorKind::Unavailable, None),
-            M::HeadRejected { .. } | M::Malformed { .. } | M::EventIdTaken { .. } => {
-                (ErrorKind::Integrity, None)
-            }
-            M::Document { .. } => (ErrorKind::Integrity, None),
-            M::Unserializable { .. } | M::PurgeInFuture { .. } | M::Query(_) => {
-                (ErrorKind::InvalidInput, None)
-            }
-            M::NotQuarantinable { .. } | M::NotShreddable { .. } => (ErrorKind::Refused, None),
-            M::RewrapIncomplete { .. } => (ErrorKind::Incomplete, None),
-            _ => (ErrorKind::Internal, None),
-        };
-        Error {
-            outcome,
-            ..Error::from_source(kind, e)
-        }
+        let (kind, outcome, variable) = mongo_class(&e);
+        Error::classified(kind, outcome, variable, e)
     }
 }
 

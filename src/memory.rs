@@ -182,7 +182,8 @@ fn payloads(e: &SealedEvent) -> Vec<&[u8]> {
 impl MemoryLog {
     /// Appends drafts; a draft whose event id is stored already gets the
     /// stored event (if it is the same event), the others are sealed, in
-    /// order and contiguous.
+    /// order and contiguous. All or nothing: any refusal comes before
+    /// anything is stored.
     pub(crate) fn append(
         &mut self,
         chainer: &Chainer,
@@ -207,6 +208,15 @@ impl MemoryLog {
                     continue;
                 }
                 if let Some(&index) = batch_ids.get(id.as_str()) {
+                    // Refused before anything is sealed: a batch is
+                    // stored whole or not at all.
+                    if !fresh.get(index).is_some_and(|first| first.same_as(draft)) {
+                        return Err(stream_chain::Error::EventIdRepeated {
+                            chain: chain.to_string(),
+                            event_id: id.clone(),
+                        }
+                        .into());
+                    }
                     slots.push(Slot::Repeat(index));
                     continue;
                 }
@@ -224,17 +234,13 @@ impl MemoryLog {
             self.seal_new(chainer, chain, &fresh)?
         };
         let mut out = Vec::with_capacity(drafts.len());
-        for (draft, slot) in drafts.iter().zip(slots) {
+        for slot in slots {
             let event = match &slot {
                 Slot::Stored(stored) => (**stored).clone(),
                 Slot::New(index) | Slot::Repeat(index) => {
                     let Some(event) = sealed.get(*index) else {
                         return Err(Error::internal("an append lost one of its events"));
                     };
-                    // A repeated id in one batch: the same event, or refused.
-                    if matches!(slot, Slot::Repeat(_)) {
-                        chainer.check_same_event(draft, event)?;
-                    }
                     event.clone()
                 }
             };
@@ -478,8 +484,10 @@ impl MemoryLog {
             let chain = new.chain.clone();
             let seq = new.seq;
             match (self.get_mut(&chain, seq), original) {
+                // Only an event unchanged since the snapshot (no shred, no
+                // anchor or stub from a purge meanwhile).
                 (Some(stored), Some(original))
-                    if stored.details == original.details && payloads(stored) == payloads(&new) =>
+                    if *stored == **original && payloads(stored) == payloads(&new) =>
                 {
                     *stored = new;
                     written += 1;
@@ -527,5 +535,119 @@ impl MemoryLog {
             .filter(|((c, _), _)| c == collection)
             .map(|((_, id), d)| (id.clone(), d.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use stream_chain::{SealSecret, SealSecrets, Status, Timestamp};
+    use stream_keyset::{Algorithm, Keyset, Template};
+
+    fn chainer(keyset: &Keyset) -> Chainer {
+        let secrets = SealSecrets::new(
+            SealSecret::from_env_value("memory-unit-test-secret-32-chars").unwrap(),
+        );
+        Chainer::new(
+            secrets,
+            Some(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+        )
+    }
+
+    fn draft(i: i64) -> EventDraft {
+        EventDraft::new(
+            "T",
+            "ca",
+            "pod",
+            Status::Success,
+            Timestamp::from_millis(1_700_000_000_000 + i),
+        )
+    }
+
+    /// A re-wrap decided before a purge anchored the event it re-wraps
+    /// leaves that event alone (it changed meanwhile): the anchor stays and
+    /// the chain verifies.
+    #[test]
+    fn a_rewrap_never_undoes_a_purge_made_meanwhile() {
+        let mut keyset = Keyset::generate(Template::AES256_GCM_SIV);
+        let old = chainer(&keyset);
+        let chain = ChainId::new("a").unwrap();
+        let mut log = MemoryLog::default();
+        let now = stream_mongo::wall_clock_ms();
+        log.append(
+            &old,
+            &chain,
+            &[
+                draft(0).remove_at(Timestamp::from_millis(now - 10)),
+                draft(1).sensitive("s", b"secret".to_vec()),
+                draft(2),
+            ],
+        )
+        .unwrap();
+        let new = keyset.add(Template::AES256_GCM_SIV);
+        keyset.promote(new).unwrap();
+        let rotated = chainer(&keyset);
+        let snapshot = log.snapshot(None);
+        let (rewrapped, _, first) = plan_rewrap(&rotated, &snapshot);
+        assert!(first.is_none());
+        assert_eq!(rewrapped.len(), 1);
+        let plan = plan_purge(&rotated, chain.clone(), log.chain(&chain), now).unwrap();
+        assert_eq!(
+            log.apply_purge(plan, &rotated, now)
+                .unwrap()
+                .unwrap()
+                .deleted,
+            1
+        );
+        assert_eq!(
+            log.apply_rewrap(rewrapped, &snapshot),
+            (0, 1),
+            "changed meanwhile: left alone"
+        );
+        let report = log.snapshot(None).verify(&rotated);
+        assert!(report.is_ok(), "{:?}", report.findings);
+    }
+
+    /// A purge decided before an append is not applied over it.
+    #[test]
+    fn a_purge_decided_before_an_append_is_decided_again() {
+        let keyset = Keyset::generate(Template::AES256_GCM_SIV);
+        let c = chainer(&keyset);
+        let chain = ChainId::new("a").unwrap();
+        let mut log = MemoryLog::default();
+        let now = stream_mongo::wall_clock_ms();
+        log.append(
+            &c,
+            &chain,
+            &[
+                draft(0).remove_at(Timestamp::from_millis(now - 10)),
+                draft(1),
+            ],
+        )
+        .unwrap();
+        let plan = plan_purge(&c, chain.clone(), log.chain(&chain), now).unwrap();
+        log.append(&c, &chain, &[draft(2)]).unwrap();
+        assert!(log.apply_purge(plan, &c, now).unwrap().is_none());
+        assert_eq!(log.chain(&chain).len(), 3);
+    }
+
+    /// One id for two different events in a batch: nothing is stored.
+    #[test]
+    fn a_repeated_id_with_another_content_stores_nothing() {
+        let keyset = Keyset::generate(Template::AES256_GCM_SIV);
+        let c = chainer(&keyset);
+        let chain = ChainId::new("a").unwrap();
+        let mut log = MemoryLog::default();
+        let e = log.append(
+            &c,
+            &chain,
+            &[
+                draft(0).public("k", "a").with_event_id("x"),
+                draft(1).public("k", "b").with_event_id("x"),
+            ],
+        );
+        assert!(e.is_err());
+        assert!(log.chain(&chain).is_empty());
     }
 }

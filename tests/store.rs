@@ -197,7 +197,45 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     assert!(store.verify(Some("ca")).await.unwrap().is_ok());
     let head_after = store.append("ca", draft(505)).await.unwrap().seq;
     assert_eq!(head_after, head + 4, "no position taken by a refused draft");
-    let ca_head = head_after;
+    // One id for two different events in one batch: refused, nothing stored.
+    let e = store
+        .append_batch(
+            "ids",
+            vec![
+                draft(1).with_event_id("twice"),
+                draft(2).with_event_id("twice"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(store.read("ids", 1).await.unwrap().is_none());
+    // A batch whose id names another stored event: a conflict, never
+    // "nothing stored" when something was, never retryable.
+    let e = store
+        .append_batch("ca", vec![draft(600), draft(601).with_event_id("req-500")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    assert!(!e.is_retryable());
+    let written = store.read("ca", head + 5).await.unwrap().is_some();
+    assert_eq!(
+        written,
+        e.outcome() == Some(stream_store::Outcome::Unknown),
+        "the outcome says whether the first draft was stored: {e}"
+    );
+    // A retried batch whose ids are all stored returns them, at once.
+    let many: Vec<_> = (0..300)
+        .map(|i| draft(700 + i).with_event_id(format!("bulk-{i}")))
+        .collect();
+    let first_time = store.append_batch("bulk", many.clone()).await.unwrap();
+    let again = store.append_batch("bulk", many).await.unwrap();
+    assert_eq!(
+        first_time.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        again.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
+    assert!(store.read("bulk", 301).await.unwrap().is_none());
+    let ca_head = store.append("ca", draft(602)).await.unwrap().seq;
 
     // Sealed documents, from the same handle.
     let keys = store.documents::<CaKey>("caKeys");
@@ -285,7 +323,7 @@ async fn conformance(store: EventStore, keyset_json: &str) {
     // seal-secret rotation wrote).
     assert_eq!(
         (progress.examined, progress.rewrapped),
-        (ca_head + 20, ca_head + 20),
+        (ca_head + 320, ca_head + 320),
         "{progress:?}"
     );
     assert!(
@@ -345,6 +383,46 @@ async fn conformance(store: EventStore, keyset_json: &str) {
         store.purge_expired(common::at(now)).await.unwrap().deleted,
         0
     );
+    // A format 3 event purged inside a chain: its stub verifies, and its id
+    // goes with its content.
+    let kept = store.append("idpurge", draft(1)).await.unwrap();
+    let expiring = store
+        .append(
+            "idpurge",
+            draft(2)
+                .remove_at(Timestamp::from_millis(now - 5))
+                .with_event_id("short-lived"),
+        )
+        .await
+        .unwrap();
+    store.append("idpurge", draft(3)).await.unwrap();
+    let purged = store.purge_expired(common::at(now)).await.unwrap();
+    assert_eq!(purged.stubbed, 1, "{purged:?}");
+    let report = store.verify(Some("idpurge")).await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.findings);
+    let stub = store
+        .read("idpurge", expiring.seq)
+        .await
+        .unwrap()
+        .unwrap()
+        .event;
+    assert!(stub.is_stub() && stub.event_id.is_none());
+    assert!(kept.seq < expiring.seq);
+    let reused = store
+        .append(
+            "idpurge",
+            draft(2)
+                .remove_at(Timestamp::from_millis(now + 60_000))
+                .with_event_id("short-lived"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reused.seq,
+        expiring.seq + 2,
+        "a purged id may be given again"
+    );
+    assert!(store.verify(None).await.unwrap().is_ok());
 
     // Bad input: a chain id that is not one, a sensitive draft without
     // keyset, a checkpoint of a truncated chain.
@@ -479,5 +557,55 @@ async fn two_pods_retrying_the_same_ids_store_each_once() {
     ids.dedup();
     assert_eq!(ids.len(), 40);
     assert!(b.verify(None).await.unwrap().is_ok());
+    t.drop().await;
+}
+
+/// A database writer who removes or changes the derived `eventKey` of an
+/// event (so that a retry could store the event a second time) is found by
+/// verification, at that event.
+#[tokio::test]
+async fn a_tampered_event_key_is_reported() {
+    use stream_store::mongo::mongodb::bson::{doc, Document};
+    let Some(t) = test_db("store_event_key").await else {
+        return;
+    };
+    let store = common::mongo_store(
+        &t.uri_for_database(),
+        Some(fresh_keyset().0),
+        secrets(),
+        LogConfig::default(),
+    )
+    .await
+    .unwrap();
+    for i in 0..3 {
+        store
+            .append("ca", draft(i).with_event_id(format!("k-{i}")))
+            .await
+            .unwrap();
+    }
+    assert!(store.verify(None).await.unwrap().is_ok());
+    let events = t.db.collection::<Document>("events");
+    events
+        .update_one(
+            doc! {"chain": "ca", "seq": 2i64},
+            doc! {"$unset": {"eventKey": ""}},
+        )
+        .await
+        .unwrap();
+    events
+        .update_one(
+            doc! {"chain": "ca", "seq": 3i64},
+            doc! {"$set": {"eventKey": "2:ca:other"}},
+        )
+        .await
+        .unwrap();
+    let report = store.verify(None).await.unwrap();
+    let malformed: Vec<u64> = report
+        .findings
+        .iter()
+        .filter(|f| matches!(f.kind, FindingKind::Malformed(_)))
+        .filter_map(|f| f.seq)
+        .collect();
+    assert_eq!(malformed, [2, 3], "{:?}", report.findings);
     t.drop().await;
 }

@@ -86,6 +86,14 @@ pub enum Error {
         /// The id.
         event_id: String,
     },
+    /// One batch gives one event id to two different events.
+    #[error("event id `{event_id}` is given to two different events of one batch for chain `{chain}`: give each event its own id; nothing was appended")]
+    EventIdRepeated {
+        /// The chain.
+        chain: String,
+        /// The id.
+        event_id: String,
+    },
     /// A keyset error.
     #[error(transparent)]
     Keyset(#[from] stream_keyset::Error),

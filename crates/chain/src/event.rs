@@ -197,6 +197,33 @@ impl EventDraft {
         self
     }
 
+    /// Whether `other` describes the same event as this draft (an id given
+    /// twice in one batch): the same fields as [`EventDraft::same_content`]
+    /// compares, sensitive values in constant time.
+    pub fn same_as(&self, other: &EventDraft) -> bool {
+        self.event_id == other.event_id
+            && self.code == other.code
+            && self.module == other.module
+            && self.node == other.node
+            && self.status == other.status
+            && self.remove_at_ms == other.remove_at_ms
+            && self.details.len() == other.details.len()
+            && self
+                .details
+                .iter()
+                .zip(&other.details)
+                .all(|((k1, v1), (k2, v2))| {
+                    k1 == k2
+                        && match (v1, v2) {
+                            (DraftValue::Public(a), DraftValue::Public(b)) => a == b,
+                            (DraftValue::Sensitive(a), DraftValue::Sensitive(b)) => bool::from(
+                                subtle::ConstantTimeEq::ct_eq(a.as_slice(), b.as_slice()),
+                            ),
+                            _ => false,
+                        }
+                })
+    }
+
     /// Whether the stored `event` describes this draft (what an idempotent append
     /// compares against the stored event; the time may differ between two
     /// attempts, so it is not compared). `opened` holds the decrypted value

@@ -277,6 +277,19 @@ fn raw_full(
             Some(_) => return Err(malformed("field `eventId`: not a string".into())),
         },
     };
+    // The key the uniqueness of ids rests on is derived, not sealed: one
+    // removed or changed (a second event stored under a sealed id) is
+    // found here.
+    let key_ok = match (&event.event_id, f.event_key) {
+        (None, None) => true,
+        (Some(id), Some(RawBsonRef::String(key))) => key == event_key(&event.chain, id),
+        _ => false,
+    };
+    if !key_ok {
+        return Err(malformed(
+            "field `eventKey`: missing, present without an event id, or not the key of its chain and event id".into(),
+        ));
+    }
     Ok(event)
 }
 
@@ -296,6 +309,7 @@ fn raw_stub(
         ("status", f.status),
         ("details", f.details),
         ("eventId", f.event_id),
+        ("eventKey", f.event_key),
     ];
     if let Some((name, _)) = content.iter().find(|(_, v)| v.is_some()) {
         return Err(format!("a stub holds no content, but it has `{name}`"));
@@ -359,6 +373,7 @@ struct RawFields<'a> {
     anchor: Option<RawBsonRef<'a>>,
     purged: Option<RawBsonRef<'a>>,
     event_id: Option<RawBsonRef<'a>>,
+    event_key: Option<RawBsonRef<'a>>,
 }
 
 impl<'a> RawFields<'a> {
@@ -384,6 +399,7 @@ impl<'a> RawFields<'a> {
                 "anchor" => &mut self.anchor,
                 "purged" => &mut self.purged,
                 "eventId" => &mut self.event_id,
+                "eventKey" => &mut self.event_key,
                 _ => continue,
             };
             *slot = Some(value);

@@ -146,6 +146,17 @@ pub enum Error {
         /// The document id.
         id: String,
     },
+    /// An append stored the first events of its batch, then failed: the
+    /// stored ones are acknowledged here, the rest were not stored (or may
+    /// have been, as the cause says).
+    #[error("{} of the batch's events were stored ({}), then: {cause}. Retrying the whole batch stores them again unless every draft carries an event id", stored.len(), stored_range(stored))]
+    PartlyWritten {
+        /// The events stored, in order.
+        stored: Vec<stream_chain::SealedEvent>,
+        /// Why the rest failed.
+        #[source]
+        cause: Box<Error>,
+    },
     /// A search query or cursor was refused.
     #[error(transparent)]
     Query(#[from] crate::search::QueryError),
@@ -164,6 +175,14 @@ impl From<crate::codec::Malformed> for Error {
             seq: m.seq,
             reason: m.reason,
         }
+    }
+}
+
+fn stored_range(stored: &[stream_chain::SealedEvent]) -> String {
+    match (stored.first(), stored.last()) {
+        (Some(a), Some(b)) if a.seq == b.seq => format!("{}#{}", a.chain, a.seq),
+        (Some(a), Some(b)) => format!("{}#{}..={}", a.chain, a.seq, b.seq),
+        _ => "none".to_owned(),
     }
 }
 

@@ -106,8 +106,48 @@ const ROTATION_JOB: usize = usize::MAX;
 
 impl Job {
     fn finish(self, result: Result<()>) {
+        let result = match result {
+            Ok(()) => Ok(self.done),
+            // Some of its events are stored: never say "not written".
+            Err(cause) if !self.done.is_empty() => Err(Error::PartlyWritten {
+                stored: self.done,
+                cause: Box::new(cause),
+            }),
+            Err(e) => Err(e),
+        };
         // The caller may have gone away (cancelled); nothing to do then.
-        let _ = self.reply.send(result.map(|()| self.done));
+        let _ = self.reply.send(result);
+    }
+
+    /// Answers the drafts at the front of the job whose event id is stored
+    /// already (`known`, checked authentic) with the stored events, if they
+    /// describe the same events; a draft that does not is a conflict.
+    fn take_known(
+        &mut self,
+        chainer: &Chainer,
+        known: &HashMap<String, SealedEvent>,
+    ) -> Result<()> {
+        while let Some(stored) = self
+            .drafts
+            .first()
+            .and_then(|d| known.get(d.event_id.as_deref()?))
+        {
+            if let Some(draft) = self.drafts.first() {
+                chainer.check_same_event(draft, stored)?;
+            }
+            self.drafts.remove(0);
+            self.done.push(stored.clone());
+        }
+        Ok(())
+    }
+
+    /// How many drafts at the front are to be sealed now: up to the first
+    /// whose id is known to be stored.
+    fn sealable(&self, known: &HashMap<String, SealedEvent>) -> usize {
+        self.drafts
+            .iter()
+            .position(|d| d.event_id.as_ref().is_some_and(|id| known.contains_key(id)))
+            .unwrap_or(self.drafts.len())
     }
 }
 
@@ -430,8 +470,23 @@ impl EventLog {
         chain: &ChainId,
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<SealedEvent>> {
+        let mut ids: HashMap<&str, &EventDraft> = HashMap::new();
         for draft in &drafts {
             check_not_reserved(draft)?;
+            // An id given twice in one batch for two different events is
+            // refused before anything is written.
+            if let Some(id) = draft.event_id.as_deref() {
+                if ids
+                    .insert(id, draft)
+                    .is_some_and(|first| !first.same_as(draft))
+                {
+                    return Err(stream_chain::Error::EventIdRepeated {
+                        chain: chain.to_string(),
+                        event_id: id.to_owned(),
+                    }
+                    .into());
+                }
+            }
         }
         self.append_records(chain, drafts).await
     }
@@ -555,7 +610,26 @@ impl EventLog {
 
     async fn commit(&self, chain: &ChainId, state: &mut ChainState, mut jobs: Vec<Job>) {
         let mut attempts = 0u32;
+        // Event ids found stored (authentic, at majority read concern)
+        // during this commit: their drafts are answered with the stored
+        // events, not sealed again.
+        let mut known: HashMap<String, SealedEvent> = HashMap::new();
         while !jobs.is_empty() {
+            if !known.is_empty() {
+                let chainer = self.chainer();
+                let mut waiting = Vec::with_capacity(jobs.len());
+                for mut job in jobs {
+                    match job.take_known(&chainer, &known) {
+                        Ok(()) if job.drafts.is_empty() => job.finish(Ok(())),
+                        Ok(()) => waiting.push(job),
+                        Err(e) => job.finish(Err(e)),
+                    }
+                }
+                jobs = waiting;
+                if jobs.is_empty() {
+                    return;
+                }
+            }
             // A job past its deadline is answered, unwritten.
             let now = Instant::now();
             let (expired, live): (Vec<Job>, Vec<Job>) =
@@ -631,8 +705,18 @@ impl EventLog {
             let mut working = start;
             let mut sealed: Vec<(usize, SealedEvent)> = Vec::new();
             let mut kept = Vec::with_capacity(jobs.len());
+            let mut stopped = false;
             for job in jobs {
-                match chainer.seal_planned(&mut working, &job.drafts, &plan) {
+                // A job's events are contiguous: once one stops at a draft
+                // stored already, the jobs after it wait for the next round.
+                let take = job.sealable(&known);
+                if stopped || take == 0 {
+                    stopped = true;
+                    kept.push(job);
+                    continue;
+                }
+                stopped = take < job.drafts.len();
+                match chainer.seal_planned(&mut working, &job.drafts[..take], &plan) {
                     Ok(Sealed { rotation, events }) => {
                         if let Some(record) = rotation {
                             sealed.push((ROTATION_JOB, record));
@@ -647,7 +731,19 @@ impl EventLog {
             }
             jobs = kept;
             if sealed.is_empty() {
-                return;
+                // Refused drafts only, or every job waits on a stored id
+                // (answered at the top of the next round).
+                if jobs.is_empty() || known.is_empty() {
+                    jobs.into_iter().for_each(|j| {
+                        j.finish(Err(Error::Malformed {
+                            chain: Some(chain.to_string()),
+                            seq: None,
+                            reason: "nothing could be sealed".into(),
+                        }))
+                    });
+                    return;
+                }
+                continue;
             }
             let docs: Vec<Document> = sealed.iter().map(|(_, e)| event_to_document(e)).collect();
             let last_doc = docs.last().cloned();
@@ -660,8 +756,10 @@ impl EventLog {
             };
             let mut conflict = matches!(&error, Some(Some(e)) if duplicate_key_index(e).is_some());
             // The event id of a draft already stored (an earlier attempt, a
-            // retry on another pod): its job gets the stored event.
-            let mut stored_id = None;
+            // retry on another pod): its job gets the stored event; or the
+            // job whose id cannot be resolved, with why.
+            let mut stored_id: Option<usize> = None;
+            let mut id_failure: Option<(usize, Error)> = None;
             if conflict {
                 let seq = sealed.get(inserted).map(|(_, e)| e.seq);
                 // A lost race only if the position is really taken: a
@@ -678,19 +776,42 @@ impl EventLog {
                     state.occupied = seq;
                 } else if let Some((job, id)) = sealed
                     .get(inserted)
-                    .and_then(|(job, e)| Some((*job, e.event_id.as_deref()?)))
+                    .and_then(|(job, e)| Some((*job, e.event_id.clone()?)))
                 {
-                    match self.stored_with_id(chain, id, deadline).await {
-                        Ok(Some(event)) => stored_id = Some((job, event)),
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(chain = %chain, error = %e, "could not look up an event id");
+                    // One lookup for every id still to write (a retried
+                    // batch whose ids are all stored resolves at once).
+                    let ids: Vec<&str> = jobs
+                        .iter()
+                        .flat_map(|j| j.drafts.iter())
+                        .filter_map(|d| d.event_id.as_deref())
+                        .collect();
+                    match self.stored_with_ids(chain, &ids, deadline).await {
+                        Ok(found) if found.contains_key(&id) => {
+                            known.extend(found);
+                            stored_id = Some(job);
                         }
+                        // The key collides but no authentic event holds it
+                        // at majority: not written by us as far as we can
+                        // tell, and not ours to link to.
+                        Ok(_) => {
+                            id_failure = Some((
+                                job,
+                                Error::EventIdTaken {
+                                    chain: chain.to_string(),
+                                    event_id: id.clone(),
+                                    seq: None,
+                                    reason: "its key is taken, but no authentic event with that id is visible at majority read concern (a write not yet durable, or a forged key); retry later, or verify the chain".into(),
+                                },
+                            ));
+                        }
+                        Err(e) => id_failure = Some((job, e)),
                     }
                 }
             }
             let failure = match error {
-                Some(Some(e)) if !conflict && stored_id.is_none() => Some(Some(e)),
+                Some(Some(e)) if !conflict && stored_id.is_none() && id_failure.is_none() => {
+                    Some(Some(e))
+                }
                 Some(None) => Some(None),
                 _ => None,
             };
@@ -741,13 +862,10 @@ impl EventLog {
             for (job, n) in jobs.iter_mut().zip(written) {
                 job.drafts.drain(..n);
             }
-            let retry_ids = stored_id.is_some();
-            if let Some((index, stored)) = stored_id {
-                if let Some(job) = jobs.get_mut(index) {
-                    if let Err(e) = self.take_stored(job, stored) {
-                        let job = jobs.remove(index);
-                        job.finish(Err(e));
-                    }
+            let retry_ids = stored_id.is_some() || id_failure.is_some();
+            if let Some((index, e)) = id_failure {
+                if index < jobs.len() {
+                    jobs.remove(index).finish(Err(e));
                 }
             }
             let (finished, waiting): (Vec<Job>, Vec<Job>) =
@@ -959,54 +1077,46 @@ impl EventLog {
         .await
     }
 
-    /// The authentic event of `chain` stored with event id `id`, if any: a
-    /// record the `event_key` index finds is taken only if its seal is
-    /// valid and it carries that id in that chain (the key is derived, not
-    /// sealed).
-    async fn stored_with_id(
+    /// The authentic events of `chain` stored with these event ids, by
+    /// id, read at majority read concern (a write not yet durable is not
+    /// taken as stored). A record the `event_key` index finds is taken only
+    /// if its seal is valid and it carries that id in that chain (the key
+    /// is derived, not sealed); one that does not is an error naming it.
+    async fn stored_with_ids(
         &self,
         chain: &ChainId,
-        id: &str,
+        ids: &[&str],
         deadline: Instant,
-    ) -> Result<Option<SealedEvent>> {
-        let found = bounded(deadline, chain, "looking up an event id", async {
+    ) -> Result<HashMap<String, SealedEvent>> {
+        let keys: Vec<String> = ids.iter().map(|id| event_key(chain, id)).collect();
+        let found: Vec<Document> = bounded(deadline, chain, "looking up event ids", async {
             Ok(self
-                .events
-                .find_one(doc! {"eventKey": event_key(chain, id)})
+                .events_majority
+                .find(doc! {"eventKey": {"$in": keys}})
+                .await?
+                .try_collect()
                 .await?)
         })
         .await?;
-        let Some(document) = found else {
-            return Ok(None);
-        };
-        let event = event_from_document(&document)?;
         let chainer = self.chainer();
-        if event.chain != *chain
-            || event.event_id.as_deref() != Some(id)
-            || !event.seal_is_valid(chainer.secrets())
-        {
-            return Err(Error::EventIdTaken {
-                chain: chain.to_string(),
-                event_id: id.to_owned(),
-                seq: Some(event.seq),
-                reason:
-                    "the record holding it is not an authentic event with that id; verify the chain"
-                        .into(),
-            });
+        let mut out = HashMap::new();
+        for document in found {
+            let event = event_from_document(&document)?;
+            let id = event.event_id.clone().unwrap_or_default();
+            if event.chain != *chain
+                || event.event_id.is_none()
+                || !event.seal_is_valid(chainer.secrets())
+            {
+                return Err(Error::EventIdTaken {
+                    chain: chain.to_string(),
+                    event_id: id,
+                    seq: Some(event.seq),
+                    reason: "the record holding it is not an authentic event of this chain; verify the chain".into(),
+                });
+            }
+            out.insert(id, event);
         }
-        Ok(Some(event))
-    }
-
-    /// Answers the first draft of `job` with `stored`, the event already
-    /// stored with its event id, if it describes the same event.
-    fn take_stored(&self, job: &mut Job, stored: SealedEvent) -> Result<()> {
-        let Some(draft) = job.drafts.first() else {
-            return Ok(());
-        };
-        self.chainer().check_same_event(draft, &stored)?;
-        job.drafts.remove(0);
-        job.done.push(stored);
-        Ok(())
+        Ok(out)
     }
 
     /// The document of the last event in an unbroken run of `_id`s from
@@ -1616,7 +1726,7 @@ impl EventLog {
                     doc! {"chain": chain.as_str(), "seq": seq_to_bson(seq), "seal": binary(&seal.0)},
                     doc! {
                         "$set": {"purged": purge_mark_to_document(&mark)},
-                        "$unset": {"code": "", "module": "", "node": "", "status": "", "details": "", "terms": ""},
+                        "$unset": {"code": "", "module": "", "node": "", "status": "", "details": "", "terms": "", "eventId": "", "eventKey": ""},
                     },
                 )
                 .await?;
