@@ -1,5 +1,29 @@
+// The front page is the README. Its links to the repository's other
+// documents are reference links (`[`docs/FORMAT.md`]`, defined at the end
+// of the README for GitHub and crates.io); the definitions below come
+// first, and the first definition of a label wins, so on docs.rs the same
+// links go to the pages of `docs`.
+#![doc = "[`docs/FORMAT.md`]: crate::docs::format"]
+#![doc = "[`docs/PERFORMANCE.md`]: crate::docs::performance"]
+#![doc = "[`docs/DECISIONS.md`]: crate::docs::decisions"]
+#![doc = ""]
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+/// The repository's documents, as pages of the API documentation.
+#[cfg(not(doctest))] // their unmarked code blocks are byte layouts, not Rust
+pub mod docs {
+    /// The byte formats.
+    #[doc = include_str!("../docs/FORMAT.md")]
+    #[allow(rustdoc::invalid_rust_codeblocks)] // byte layouts in unmarked blocks
+    pub mod format {}
+    /// Measurements.
+    #[doc = include_str!("../docs/PERFORMANCE.md")]
+    pub mod performance {}
+    /// Design decisions.
+    #[doc = include_str!("../docs/DECISIONS.md")]
+    pub mod decisions {}
+}
 
 mod builder;
 mod documents;

@@ -496,13 +496,13 @@ fn a_record_that_is_not_an_event_is_a_finding_at_its_place() {
     let dir = scratch();
     let mut docs = documents(&chain_of("ca", 12, SECRET));
     docs[6].remove("code");
-    docs[8].insert("v", 3);
+    docs[8].insert("v", 4);
     for format in [Export::Bson, Export::Canonical] {
         let path = write(&dir, format.file_name(), &format.bytes(&docs));
         let run = verify(with_secret(&[&path])).run();
         run.expect_code(1)
             .stdout_has("ca#7: malformed record: field `code`: missing")
-            .stdout_has("ca#9: malformed record: unknown format version 3");
+            .stdout_has("ca#9: malformed record: unknown format version 4");
         // Not also reported as missing.
         assert!(!run.stdout.contains("gap"), "{run:#?}");
     }
