@@ -214,6 +214,7 @@ fn keyset_kind(e: &stream_keyset::Error) -> ErrorKind {
     use stream_keyset::Error as K;
     match e {
         K::CiphertextTooShort { .. } | K::Decryption => ErrorKind::Authentication,
+        K::Randomness => ErrorKind::Internal,
         K::KeyNotFound(_) | K::InvalidTransition { .. } | K::Encryption => ErrorKind::InvalidInput,
         _ => ErrorKind::Configuration,
     }

@@ -4,7 +4,6 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use aes_gcm_siv::{Aes128GcmSiv, Aes256GcmSiv};
 use prost::Message as _;
-use rand::RngCore as _;
 use zeroize::Zeroize as _;
 
 use crate::error::{Error, Result};
@@ -90,7 +89,19 @@ impl Cipher {
     /// Appends `nonce || ciphertext || tag` of `plaintext` to `out`.
     pub(crate) fn seal_into(&self, plaintext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
+        crate::random::fill(&mut nonce)?;
+        self.seal_into_with(nonce, plaintext, aad, out)
+    }
+
+    /// [`Cipher::seal_into`] with a nonce the caller drew (fresh, random:
+    /// an envelope draws its data key and both nonces at once).
+    pub(crate) fn seal_into_with(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         out.reserve(NONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(&nonce);
         let start = out.len();
@@ -283,6 +294,22 @@ impl Aead {
         let primary = self.primary_entry();
         out.extend_from_slice(primary.prefix());
         primary.cipher.seal_into(plaintext, aad, out)
+    }
+
+    /// [`Aead::encrypt`] with a fresh random nonce the caller drew.
+    pub(crate) fn encrypt_with(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>> {
+        let primary = self.primary_entry();
+        let mut out = Vec::with_capacity(PREFIX_LEN + MIN_CIPHERTEXT_LEN + plaintext.len());
+        out.extend_from_slice(primary.prefix());
+        primary
+            .cipher
+            .seal_into_with(nonce, plaintext, aad, &mut out)?;
+        Ok(out)
     }
 
     /// Decrypts a ciphertext made by any ENABLED key of the keyset.

@@ -2,10 +2,9 @@
 //! the key-encryption key (KEK).
 
 use prost::Message as _;
-use rand::RngCore as _;
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::aead::{Aead, Cipher, MIN_CIPHERTEXT_LEN};
+use crate::aead::{Aead, Cipher, MIN_CIPHERTEXT_LEN, NONCE_LEN};
 use crate::error::{Error, Result};
 use crate::keyset::Algorithm;
 use crate::proto;
@@ -123,11 +122,22 @@ impl Envelope {
         let mut dek_proto = Zeroizing::new([0u8; MAX_DEK_PROTO]);
         dek_proto[0] = 0x1a;
         dek_proto[1] = key_len as u8; // 16 or 32
-        rand::rng().fill_bytes(&mut dek_proto[2..2 + key_len]);
+                                      // One draw for the data key and both nonces: one fork check (see
+                                      // `random`) per envelope instead of three.
+        let mut drawn = Zeroizing::new([0u8; 32 + 2 * NONCE_LEN]);
+        crate::random::fill(&mut drawn[..key_len + 2 * NONCE_LEN])?;
+        let (key, nonces) = drawn.split_at(key_len);
+        dek_proto[2..2 + key_len].copy_from_slice(key);
+        let mut wrap_nonce = [0u8; NONCE_LEN];
+        let mut payload_nonce = [0u8; NONCE_LEN];
+        wrap_nonce.copy_from_slice(&nonces[..NONCE_LEN]);
+        payload_nonce.copy_from_slice(&nonces[NONCE_LEN..2 * NONCE_LEN]);
         let cipher = Cipher::new(self.dek, &dek_proto[2..2 + key_len]).ok_or(Error::Encryption)?;
-        let wrapped_dek = self.kek.encrypt(&dek_proto[..2 + key_len], &[])?;
+        let wrapped_dek = self
+            .kek
+            .encrypt_with(wrap_nonce, &dek_proto[..2 + key_len], &[])?;
         let mut payload = Vec::new();
-        cipher.seal_into(plaintext, aad, &mut payload)?;
+        cipher.seal_into_with(payload_nonce, plaintext, aad, &mut payload)?;
         Ok(EnvelopeCiphertext {
             wrapped_dek,
             payload,

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use prost::Message as _;
-use rand::RngCore as _;
 use zeroize::Zeroize as _;
 
 use crate::aead::Aead;
@@ -493,7 +492,7 @@ impl Keyset {
     fn push_new_key(&mut self, template: Template) -> KeyId {
         let id = self.fresh_id();
         let mut key_value = zeroize::Zeroizing::new(vec![0u8; template.algorithm.key_len()]);
-        rand::rng().fill_bytes(&mut key_value);
+        crate::random::fill_or_abort(&mut key_value);
         let key = proto::AesKey {
             version: 0,
             key_value: key_value.to_vec(),
@@ -515,9 +514,8 @@ impl Keyset {
     }
 
     fn fresh_id(&self) -> KeyId {
-        let mut rng = rand::rng();
         loop {
-            let id = rng.next_u32();
+            let id = crate::random::next_u32();
             if id != 0 && self.find(KeyId(id)).is_none() {
                 return KeyId(id);
             }

@@ -7,6 +7,7 @@ mod error;
 mod json;
 mod keyset;
 mod proto;
+mod random;
 
 pub use crate::aead::{Aead, MIN_CIPHERTEXT_LEN, NONCE_LEN, PREFIX_LEN, TAG_LEN};
 pub use crate::envelope::{Envelope, EnvelopeCiphertext};
