@@ -66,6 +66,7 @@ pub(crate) fn next_u32() -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     /// Two draws differ (the generator is not stuck).
     #[test]
