@@ -75,6 +75,12 @@ impl<T> Documents<T> {
     pub fn collection(&self) -> &str {
         &self.collection
     }
+
+    /// The database name the sealed fields are bound to (in memory: none,
+    /// the empty name).
+    fn database(&self) -> &str {
+        self.store.database().map_or("", |d| d.name())
+    }
 }
 
 impl<T: Serialize + DeserializeOwned> Documents<T> {
@@ -86,7 +92,7 @@ impl<T: Serialize + DeserializeOwned> Documents<T> {
     /// without a keyset.
     pub async fn put(&self, id: &str, value: &T) -> Result<()> {
         let envelope = self.store.envelope()?;
-        let document = seal_document(&envelope, &self.collection, id, value)?;
+        let document = seal_document(&envelope, self.database(), &self.collection, id, value)?;
         match self.store.backend() {
             Backend::Memory(log) => memory::lock(log).put_document(&self.collection, id, document),
             Backend::Mongo(m) => {
@@ -121,6 +127,7 @@ impl<T: Serialize + DeserializeOwned> Documents<T> {
         match stored {
             Some(document) => Ok(Some(open_document(
                 &envelope,
+                self.database(),
                 &self.collection,
                 id,
                 document,

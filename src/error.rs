@@ -266,7 +266,7 @@ fn mongo_class(e: &stream_mongo::Error) -> (ErrorKind, Option<Outcome>, Option<&
         M::HeadRejected { .. } | M::Malformed { .. } | M::EventIdTaken { .. } => {
             ErrorKind::Integrity
         }
-        M::Document { .. } => ErrorKind::Integrity,
+        M::Document { .. } | M::Tampered { .. } => ErrorKind::Integrity,
         M::Unserializable { .. } | M::PurgeInFuture { .. } | M::Query(_) => ErrorKind::InvalidInput,
         M::NotQuarantinable { .. } | M::NotShreddable { .. } => ErrorKind::Refused,
         M::RewrapIncomplete { .. } => ErrorKind::Incomplete,

@@ -213,6 +213,59 @@ async fn sealed_documents_store_only_the_secure_half() {
         .await
         .unwrap();
     assert!(repo.get("root").await.is_err());
+    // A sealed field stored in clear, with a null or missing ciphertext,
+    // or of an unknown version: tampered, naming the field; never a value.
+    for (field, bad) in [
+        ("pin", Bson::Document(doc! {"clear": "0000"})),
+        ("pin", Bson::Document(doc! {"secure": Bson::Null})),
+        ("pin", Bson::Document(doc! {"secure": "text", "v": 2})),
+        ("backups.0.passphrase", Bson::Document(doc! {"clear": [9]})),
+    ] {
+        repo.put("root", &value).await.unwrap();
+        raw.update_one(doc! {"_id": "root"}, doc! {"$set": {field: bad}})
+            .await
+            .unwrap();
+        match repo.get("root").await {
+            Err(stream_store::mongo::Error::Tampered { field: named, .. }) => {
+                assert_eq!(named, field)
+            }
+            other => panic!("{field}: expected Tampered, got {other:?}"),
+        }
+    }
+    repo.put("root", &value).await.unwrap();
+    let mut stored = raw.find_one(doc! {"_id": "root"}).await.unwrap().unwrap();
+    let mut unversioned = stored.get_document("pin").unwrap().clone();
+    unversioned.insert("v", 7);
+    raw.update_one(doc! {"_id": "root"}, doc! {"$set": {"pin": unversioned}})
+        .await
+        .unwrap();
+    assert!(matches!(
+        repo.get("root").await,
+        Err(stream_store::mongo::Error::Tampered { .. })
+    ));
+    // The field removed, or emptied: an error, not an empty value.
+    for update in [doc! {"$unset": {"pin": ""}}, doc! {"$set": {"pin": {}}}] {
+        repo.put("root", &value).await.unwrap();
+        raw.update_one(doc! {"_id": "root"}, update).await.unwrap();
+        assert!(repo.get("root").await.is_err());
+    }
+    // The same document copied into another database that shares the
+    // keyset does not decrypt there: the database is bound too.
+    repo.put("root", &value).await.unwrap();
+    stored = raw.find_one(doc! {"_id": "root"}).await.unwrap().unwrap();
+    let other = t.db.client().database(&format!("{}_copy", t.db.name()));
+    other
+        .collection::<stream_store::mongo::mongodb::bson::Document>("caKeys")
+        .insert_one(stored)
+        .await
+        .unwrap();
+    let copied: SealedDocuments<CaKey> = SealedDocuments::new(
+        &other,
+        "caKeys",
+        Arc::new(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
+    );
+    assert!(copied.get("root").await.is_err(), "bound to its database");
+    other.drop().await.unwrap();
     // Rotation re-wraps, idempotently; the value still reads.
     repo.put("root", &value).await.unwrap();
     let old = keyset.primary_id();

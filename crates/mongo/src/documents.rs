@@ -16,7 +16,11 @@ use crate::error::{Error, Result};
 /// A secret value in Stream's `{clear, secure}` shape. In memory `clear`
 /// holds the value; in the database only `secure` (an envelope ciphertext
 /// bound to collection, document id and field path) is stored.
-#[derive(Clone, Serialize, Deserialize, Default)]
+///
+/// Read back, a value must come decrypted: a `Secure` deserialized without
+/// its `clear` (a sealed field removed, emptied or never decrypted) is an
+/// error, never an empty value.
+#[derive(Clone, Serialize, Default)]
 pub struct Secure<T> {
     /// The value in clear (never stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,6 +40,28 @@ impl<T> Secure<T> {
     }
 }
 
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secure<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Shape<T> {
+            #[serde(default = "Option::default")]
+            clear: Option<T>,
+            #[serde(default)]
+            secure: Option<Binary>,
+        }
+        let shape = Shape::<T>::deserialize(d)?;
+        match shape.clear {
+            Some(clear) => Ok(Secure {
+                clear: Some(clear),
+                secure: shape.secure,
+            }),
+            None => Err(serde::de::Error::custom(
+                "a sealed value has no clear value (removed, emptied or not decrypted)",
+            )),
+        }
+    }
+}
+
 /// Two values are equal when their clear values are: the ciphertext (fresh
 /// each time a value is stored) is not compared.
 impl<T: PartialEq> PartialEq for Secure<T> {
@@ -50,21 +76,31 @@ impl<T> std::fmt::Debug for Secure<T> {
     }
 }
 
-/// The associated data of a secure field: collection, document id and the
-/// field's path, each length-prefixed; the path as tagged segments (`k` a
-/// field name, `i` an array index) so that `a.0`, `a["0"]` and `"a.0"` differ.
-fn field_aad(collection: &str, id: &str, path: &[u8]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(32 + collection.len() + id.len() + path.len());
-    for part in [
-        b"stream.document".as_slice(),
-        &[1u8],
-        collection.as_bytes(),
-        id.as_bytes(),
-        path,
-    ] {
-        aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        aad.extend_from_slice(part);
+/// The format version of sealed document fields written now: version 2
+/// binds the database (version 1, still read, did not).
+pub const DOCUMENT_VERSION: i32 = 2;
+
+/// The associated data of a secure field: (version 2) database,
+/// collection, document id and the field's path, each length-prefixed; the
+/// path as tagged segments (`k` a field name, `i` an array index) so that
+/// `a.0`, `a["0"]` and `"a.0"` differ. Version 1 has no database.
+fn field_aad(version: i32, database: &str, collection: &str, id: &str, path: &[u8]) -> Vec<u8> {
+    let mut aad =
+        Vec::with_capacity(40 + database.len() + collection.len() + id.len() + path.len());
+    let mut part = |bytes: &[u8]| {
+        aad.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        aad.extend_from_slice(bytes);
+    };
+    part(b"stream.document");
+    if version >= 2 {
+        part(&[2u8]);
+        part(database.as_bytes());
+    } else {
+        part(&[1u8]);
     }
+    part(collection.as_bytes());
+    part(id.as_bytes());
+    part(path);
     aad
 }
 
@@ -96,7 +132,8 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
     /// Stores `value` as document `id` (replacing it): every `clear` is
     /// encrypted into `secure` and removed.
     pub async fn put(&self, id: &str, value: &T) -> Result<()> {
-        let document = seal_document(&self.envelope, self.collection.name(), id, value)?;
+        let database = self.collection.namespace().db;
+        let document = seal_document(&self.envelope, &database, self.collection.name(), id, value)?;
         self.collection
             .replace_one(doc! {"_id": id}, document)
             .upsert(true)
@@ -109,7 +146,15 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
         let Some(document) = self.collection.find_one(doc! {"_id": id}).await? else {
             return Ok(None);
         };
-        open_document(&self.envelope, self.collection.name(), id, document).map(Some)
+        let database = self.collection.namespace().db;
+        open_document(
+            &self.envelope,
+            &database,
+            self.collection.name(),
+            id,
+            document,
+        )
+        .map(Some)
     }
 
     /// Re-wraps the data key of every secure field under the keyset's
@@ -148,6 +193,7 @@ fn bad(collection: &str, id: &str, reason: &str) -> Error {
 /// error when encryption fails.
 pub fn seal_document<T: Serialize>(
     envelope: &Envelope,
+    database: &str,
     collection: &str,
     id: &str,
     value: &T,
@@ -161,7 +207,7 @@ pub fn seal_document<T: Serialize>(
     seal_fields(&mut document, &[], &|path, clear| {
         let bytes =
             mongodb::bson::serialize_to_vec(&doc! {"v": clear}).map_err(|_| unserializable())?;
-        let aad = field_aad(collection, id, path);
+        let aad = field_aad(DOCUMENT_VERSION, database, collection, id, path);
         Ok(envelope.encrypt(&bytes, &aad)?)
     })?;
     document.insert("_id", id);
@@ -177,21 +223,34 @@ pub fn seal_document<T: Serialize>(
 /// not decrypt (another place, another keyset, modified).
 pub fn open_document<T: DeserializeOwned>(
     envelope: &Envelope,
+    database: &str,
     collection: &str,
     id: &str,
     mut document: Document,
 ) -> Result<T> {
     document.remove("_id");
-    open_fields(&mut document, &[], &|path, secure| {
-        let aad = field_aad(collection, id, path);
-        let bytes = envelope.decrypt(secure, &aad)?;
-        let wrapper = Document::from_reader(bytes.as_slice())
-            .map_err(|_| bad(collection, id, "a decrypted value is not BSON"))?;
-        wrapper
-            .get("v")
-            .cloned()
-            .ok_or_else(|| bad(collection, id, "empty secure value"))
-    })?;
+    let tampered = |field: &str, reason: &str| Error::Tampered {
+        collection: collection.to_owned(),
+        id: id.to_owned(),
+        field: field.to_owned(),
+        reason: reason.to_owned(),
+    };
+    open_fields(
+        &mut document,
+        &[],
+        "",
+        &tampered,
+        &|version, path, secure| {
+            let aad = field_aad(version, database, collection, id, path);
+            let bytes = envelope.decrypt(secure, &aad)?;
+            let wrapper = Document::from_reader(bytes.as_slice())
+                .map_err(|_| bad(collection, id, "a decrypted value is not BSON"))?;
+            wrapper
+                .get("v")
+                .cloned()
+                .ok_or_else(|| bad(collection, id, "empty secure value"))
+        },
+    )?;
     // Serde's message may quote the value it rejected, which can be a
     // decrypted secret: say only that the shape is wrong.
     mongodb::bson::deserialize_from_document(document).map_err(|_| {
@@ -242,7 +301,9 @@ pub fn rewrap_document(envelope: &Envelope, document: &mut Document) -> Result<b
 }
 
 fn is_secure_shape(d: &Document) -> bool {
-    !d.is_empty() && d.keys().all(|k| k == "clear" || k == "secure")
+    !d.is_empty()
+        && d.keys().any(|k| k == "clear" || k == "secure")
+        && d.keys().all(|k| k == "clear" || k == "secure" || k == "v")
 }
 
 /// The path of a field: `path || 'k' || u32be(len) || name`.
@@ -272,7 +333,8 @@ fn binary(bytes: Vec<u8>) -> Bson {
 }
 
 type SealFn<'a> = dyn Fn(&[u8], &Bson) -> Result<Vec<u8>> + 'a;
-type OpenFn<'a> = dyn Fn(&[u8], &[u8]) -> Result<Bson> + 'a;
+type OpenFn<'a> = dyn Fn(i32, &[u8], &[u8]) -> Result<Bson> + 'a;
+type TamperedFn<'a> = dyn Fn(&str, &str) -> Error + 'a;
 
 fn seal_fields(d: &mut Document, path: &[u8], seal: &SealFn<'_>) -> Result<()> {
     for (key, value) in d.iter_mut() {
@@ -287,6 +349,7 @@ fn seal_value(value: &mut Bson, path: &[u8], seal: &SealFn<'_>) -> Result<()> {
             if let Some(clear) = d.remove("clear") {
                 let ciphertext = seal(path, &clear)?;
                 d.insert("secure", binary(ciphertext));
+                d.insert("v", DOCUMENT_VERSION);
             }
             Ok(())
         }
@@ -301,26 +364,68 @@ fn seal_value(value: &mut Bson, path: &[u8], seal: &SealFn<'_>) -> Result<()> {
     }
 }
 
-fn open_fields(d: &mut Document, path: &[u8], open: &OpenFn<'_>) -> Result<()> {
+fn open_fields(
+    d: &mut Document,
+    path: &[u8],
+    name: &str,
+    tampered: &TamperedFn<'_>,
+    open: &OpenFn<'_>,
+) -> Result<()> {
     for (key, value) in d.iter_mut() {
-        open_value(value, &field_path(path, key), open)?;
+        let field = if name.is_empty() {
+            key.clone()
+        } else {
+            format!("{name}.{key}")
+        };
+        open_value(value, &field_path(path, key), &field, tampered, open)?;
     }
     Ok(())
 }
 
-fn open_value(value: &mut Bson, path: &[u8], open: &OpenFn<'_>) -> Result<()> {
+/// The version of a stored secure field (`v`; absent: 1).
+fn field_version(d: &Document) -> Option<i32> {
+    match d.get("v") {
+        None => Some(1),
+        Some(Bson::Int32(v)) if (1..=DOCUMENT_VERSION).contains(v) => Some(*v),
+        Some(Bson::Int64(v)) if (1..=i64::from(DOCUMENT_VERSION)).contains(v) => {
+            i32::try_from(*v).ok()
+        }
+        Some(_) => None,
+    }
+}
+
+fn open_value(
+    value: &mut Bson,
+    path: &[u8],
+    name: &str,
+    tampered: &TamperedFn<'_>,
+    open: &OpenFn<'_>,
+) -> Result<()> {
     match value {
         Bson::Document(d) if is_secure_shape(d) => {
-            if let Some(Bson::Binary(b)) = d.get("secure") {
-                let clear = open(path, &b.bytes)?;
-                d.insert("clear", clear);
+            // Stored, a sealed field holds its ciphertext only: a value in
+            // clear, a missing or null ciphertext is someone's write, never
+            // a value to hand back.
+            if d.contains_key("clear") {
+                return Err(tampered(name, "a sealed field is stored in clear"));
             }
+            let version = field_version(d)
+                .ok_or_else(|| tampered(name, "unknown version of a sealed field"))?;
+            let Some(Bson::Binary(b)) = d.get("secure") else {
+                return Err(tampered(
+                    name,
+                    "the ciphertext of a sealed field is missing or not binary",
+                ));
+            };
+            let clear = open(version, path, &b.bytes)?;
+            d.insert("clear", clear);
             Ok(())
         }
-        Bson::Document(d) => open_fields(d, path, open),
+        Bson::Document(d) => open_fields(d, path, name, tampered, open),
         Bson::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                open_value(item, &index_path(path, i), open)?;
+                let field = format!("{name}.{i}");
+                open_value(item, &index_path(path, i), &field, tampered, open)?;
             }
             Ok(())
         }

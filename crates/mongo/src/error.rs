@@ -138,6 +138,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A stored document's sealed field was tampered with: stored in
+    /// clear, its ciphertext removed, null or of an unknown version.
+    #[error("document `{id}` in `{collection}`, field `{field}`: {reason}; the document was written by someone else than the store: restore it from a backup")]
+    Tampered {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+        /// The field's path (`a.b.0`).
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A value given to store does not serialize to a BSON document.
     #[error("document `{id}` for `{collection}`: the value does not serialize to a BSON document (a struct or map with string keys is needed)")]
     Unserializable {
