@@ -86,34 +86,18 @@ impl Cipher {
         key_id: u32,
         value: &[u8],
     ) -> Result<Cipher> {
-        let invalid = |detail: String| Error::InvalidKey {
+        let checks = Checks {
             key_id,
-            type_url: algorithm.type_url().to_owned(),
-            detail,
+            type_url: algorithm.type_url(),
         };
-        let version = |what: &str, v: u32| {
-            if v == 0 {
-                Ok(())
-            } else {
-                Err(invalid(format!(
-                    "{what}version {v} is not supported, expected 0"
-                )))
-            }
-        };
-        let key_len = |what: &str, len: usize, expected: &[usize]| {
-            if expected.contains(&len) {
-                Ok(())
-            } else {
-                let expected: Vec<String> = expected.iter().map(|e| e.to_string()).collect();
-                Err(invalid(format!(
-                    "{what}key is {len} bytes, {} expected",
-                    expected.join(" or ")
-                )))
-            }
-        };
+        let invalid = |detail: String| checks.invalid(detail);
+        let version = |what: &str, v: u32| checks.version(what, v);
+        let key_len =
+            |what: &str, len: usize, expected: &[usize]| checks.key_len(what, len, expected);
         match algorithm.type_url() {
             crate::keyset::AES_EAX_TYPE_URL => {
-                let mut key = proto::AesEaxKey::decode(value).map_err(|e| invalid(e.to_string()))?;
+                let mut key =
+                    proto::AesEaxKey::decode(value).map_err(|e| invalid(e.to_string()))?;
                 let iv_size = key.params.as_ref().map_or(0, |p| p.iv_size);
                 let result = version("", key.version)
                     .and_then(|()| key_len("", key.key_value.len(), &[16, 32]))
@@ -121,9 +105,7 @@ impl Cipher {
                         let iv = usize::try_from(iv_size).unwrap_or(0);
                         Eax::new(&key.key_value, iv)
                             .map(|e| Cipher::Eax(Box::new(e)))
-                            .ok_or_else(|| {
-                                invalid(format!("nonce size {iv_size} is not 12 or 16"))
-                            })
+                            .ok_or_else(|| invalid(format!("nonce size {iv_size} is not 12 or 16")))
                     });
                 key.key_value.zeroize();
                 result
@@ -131,7 +113,7 @@ impl Cipher {
             crate::keyset::AES_CTR_HMAC_AEAD_TYPE_URL => {
                 let mut key =
                     proto::AesCtrHmacAeadKey::decode(value).map_err(|e| invalid(e.to_string()))?;
-                let result = ctr_hmac_from_proto(&key, &invalid, &version, &key_len);
+                let result = ctr_hmac_from_proto(&key, &checks);
                 key.zeroize_keys();
                 result
             }
@@ -203,11 +185,11 @@ impl Cipher {
         out.extend_from_slice(plaintext);
         let body = &mut out[start..];
         let tag: [u8; TAG_LEN] = dispatch12!(self, c => c
-            .encrypt_inout_detached(&nonce.into(), aad, body.into())
-            .map(|tag| tag.into()), other => {
-                out.truncate(start - NONCE_LEN);
-                return other.seal_into(plaintext, aad, out);
-            })
+        .encrypt_inout_detached(&nonce.into(), aad, body.into())
+        .map(|tag| tag.into()), other => {
+            out.truncate(start - NONCE_LEN);
+            return other.seal_into(plaintext, aad, out);
+        })
         .map_err(|_| Error::Encryption)?;
         out.extend_from_slice(&tag);
         Ok(())
@@ -270,13 +252,49 @@ where
     }
 }
 
+/// The errors of one key's checks: [`Error::InvalidKey`] naming it.
+struct Checks {
+    key_id: u32,
+    type_url: &'static str,
+}
+
+impl Checks {
+    fn invalid(&self, detail: String) -> Error {
+        Error::InvalidKey {
+            key_id: self.key_id,
+            type_url: self.type_url.to_owned(),
+            detail,
+        }
+    }
+
+    /// `what` (a prefix such as "HMAC ") has version 0.
+    fn version(&self, what: &str, v: u32) -> Result<()> {
+        if v == 0 {
+            Ok(())
+        } else {
+            Err(self.invalid(format!("{what}version {v} is not supported, expected 0")))
+        }
+    }
+
+    /// `what`'s key has one of the `expected` lengths.
+    fn key_len(&self, what: &str, len: usize, expected: &[usize]) -> Result<()> {
+        if expected.contains(&len) {
+            Ok(())
+        } else {
+            let expected: Vec<String> = expected.iter().map(|e| e.to_string()).collect();
+            Err(self.invalid(format!(
+                "{what}key is {len} bytes, {} expected",
+                expected.join(" or ")
+            )))
+        }
+    }
+}
+
 /// The cipher of an `AesCtrHmacAeadKey`, every size checked as Tink does.
-fn ctr_hmac_from_proto(
-    key: &proto::AesCtrHmacAeadKey,
-    invalid: &dyn Fn(String) -> Error,
-    version: &dyn Fn(&str, u32) -> Result<()>,
-    key_len: &dyn Fn(&str, usize, &[usize]) -> Result<()>,
-) -> Result<Cipher> {
+fn ctr_hmac_from_proto(key: &proto::AesCtrHmacAeadKey, checks: &Checks) -> Result<Cipher> {
+    let invalid = |detail: String| checks.invalid(detail);
+    let version = |what: &str, v: u32| checks.version(what, v);
+    let key_len = |what: &str, len: usize, expected: &[usize]| checks.key_len(what, len, expected);
     version("", key.version)?;
     let aes = key
         .aes_ctr_key

@@ -41,20 +41,16 @@ impl Aes {
     /// counter, as Java's `AES/CTR/NoPadding` and EAX use) into `buf`.
     fn ctr(&self, counter: &[u8; 16], buf: &mut [u8]) {
         match self {
-            Aes::A128(aes) => {
-                ctr::Ctr128BE::<Aes128>::from_core(ctr::CtrCore::inner_iv_init(
-                    aes.clone(),
-                    counter.into(),
-                ))
-                    .apply_keystream(buf)
-            }
-            Aes::A256(aes) => {
-                ctr::Ctr128BE::<Aes256>::from_core(ctr::CtrCore::inner_iv_init(
-                    aes.clone(),
-                    counter.into(),
-                ))
-                    .apply_keystream(buf)
-            }
+            Aes::A128(aes) => ctr::Ctr128BE::<Aes128>::from_core(ctr::CtrCore::inner_iv_init(
+                aes.clone(),
+                counter.into(),
+            ))
+            .apply_keystream(buf),
+            Aes::A256(aes) => ctr::Ctr128BE::<Aes256>::from_core(ctr::CtrCore::inner_iv_init(
+                aes.clone(),
+                counter.into(),
+            ))
+            .apply_keystream(buf),
         }
     }
 }

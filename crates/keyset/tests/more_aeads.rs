@@ -218,7 +218,10 @@ fn rotation_between_types_keeps_old_ciphertexts() {
         keyset.promote(id).unwrap();
         let aead = keyset.aead().unwrap();
         assert_eq!(aead.primary_id(), id);
-        olds.push((aead.encrypt(algorithm.name().as_bytes(), b"").unwrap(), algorithm.name().into()));
+        olds.push((
+            aead.encrypt(algorithm.name().as_bytes(), b"").unwrap(),
+            algorithm.name().into(),
+        ));
         for (ct, pt) in &olds {
             assert_eq!(&aead.decrypt(ct, b"").unwrap(), pt);
         }
@@ -249,7 +252,10 @@ fn an_unsupported_primary_still_decrypts() {
     assert_eq!(aead.primary_id(), KeyId(77));
     assert_eq!(aead.decrypt(&ct, b"").unwrap(), b"kept");
     match aead.encrypt(b"x", b"") {
-        Err(Error::UnsupportedKeyType { key_id: 77, type_url }) => {
+        Err(Error::UnsupportedKeyType {
+            key_id: 77,
+            type_url,
+        }) => {
             assert!(type_url.ends_with("KmsAeadKey"))
         }
         other => panic!("{other:?}"),
