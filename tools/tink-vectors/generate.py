@@ -6,7 +6,9 @@ AES-GCM-SIV (AES-CTR-HMAC with SHA-256 and SHA-512, AES-EAX with 16- and
 12-byte nonces, ChaCha20-Poly1305, XChaCha20-Poly1305) and every output
 prefix (TINK, LEGACY, CRUNCHY, RAW): a fresh keyset in Tink's cleartext JSON,
 and ciphertexts Tink made of a few plaintexts with a few associated data.
-The keys are test keys made for this file, nothing else.
+The keys are test keys made for this file, nothing else. Tink Python has no
+ChaCha20-Poly1305 key manager: those vectors come from Tink Go, through
+tools/tink-vectors/chacha20 (`go run`, Go modules from the Go proxy).
 
     python3 -m venv /tmp/tinkvenv && /tmp/tinkvenv/bin/pip install tink
     /tmp/tinkvenv/bin/python tools/tink-vectors/generate.py
@@ -19,6 +21,7 @@ script writes both.
 import copy
 import json
 import os
+import subprocess
 import sys
 import warnings
 
@@ -96,11 +99,14 @@ def main():
                     "vectors": vectors,
                 }
             )
+    sets.extend(chacha20_sets(root))
     out = {
         "generator": {
             "script": "tools/tink-vectors/generate.py",
             "python": sys.version.split()[0],
             "tink_version": tink_version(),
+            "chacha20_poly1305": "Tink Go " + tink_go_version(root)
+            + " (Tink Python has no ChaCha20Poly1305Key manager)",
         },
         "conventions": {
             "hex": "lowercase hex",
@@ -113,6 +119,29 @@ def main():
         with open(os.path.join(root, path), "w") as f:
             f.write(text)
     print(f"{len(sets)} keysets, {sum(len(s['vectors']) for s in sets)} ciphertexts")
+
+
+def chacha20_sets(root):
+    """ChaCha20-Poly1305 from Tink Go (tools/tink-vectors/chacha20, needs `go`)."""
+    request = json.dumps(
+        {"plaintexts_hex": [p.hex() for p in PLAINTEXTS], "aads_hex": [a.hex() for a in AADS]}
+    )
+    done = subprocess.run(
+        ["go", "run", "."],
+        cwd=os.path.join(root, "tools", "tink-vectors", "chacha20"),
+        input=request.encode(),
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def tink_go_version(root):
+    with open(os.path.join(root, "tools", "tink-vectors", "chacha20", "go.mod")) as f:
+        for line in f:
+            if "tink-go" in line:
+                return line.split()[-1]
+    return "unknown"
 
 
 def tink_version():

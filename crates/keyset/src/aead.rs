@@ -110,6 +110,18 @@ impl Cipher {
                 key.key_value.zeroize();
                 result
             }
+            crate::keyset::CHACHA20_POLY1305_TYPE_URL => {
+                let mut key = proto::ChaCha20Poly1305Key::decode(value)
+                    .map_err(|e| invalid(e.to_string()))?;
+                let result = version("", key.version)
+                    .and_then(|()| key_len("", key.key_value.len(), &[32]))
+                    .and_then(|()| {
+                        Cipher::new(algorithm, &key.key_value)
+                            .ok_or_else(|| invalid("wrong key length".into()))
+                    });
+                key.key_value.zeroize();
+                result
+            }
             crate::keyset::AES_CTR_HMAC_AEAD_TYPE_URL => {
                 let mut key =
                     proto::AesCtrHmacAeadKey::decode(value).map_err(|e| invalid(e.to_string()))?;

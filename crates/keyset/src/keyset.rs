@@ -208,8 +208,16 @@ impl Algorithm {
             | Algorithm::Aes256GcmSiv
             | Algorithm::Aes128Gcm
             | Algorithm::Aes256Gcm
-            | Algorithm::ChaCha20Poly1305
             | Algorithm::XChaCha20Poly1305 => simple(&key),
+            Algorithm::ChaCha20Poly1305 => {
+                let mut k = proto::ChaCha20Poly1305Key {
+                    version: 0,
+                    key_value: key.to_vec(),
+                };
+                let value = k.encode_to_vec();
+                k.key_value.zeroize();
+                value
+            }
             Algorithm::Aes128CtrHmacSha256 => ctr_hmac(hash_type::SHA256, 32, 16),
             Algorithm::Aes256CtrHmacSha256 => ctr_hmac(hash_type::SHA256, 32, 32),
             Algorithm::Aes128CtrHmacSha512 => ctr_hmac(hash_type::SHA512, 64, 32),

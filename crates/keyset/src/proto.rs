@@ -113,8 +113,9 @@ pub struct EncryptedKeyset {
     pub keyset_info: Option<KeysetInfo>,
 }
 
-/// `google.crypto.tink.AesGcmKey` and `google.crypto.tink.AesGcmSivKey`
-/// (the same fields: version 1, key_value 3).
+/// `google.crypto.tink.AesGcmKey`, `google.crypto.tink.AesGcmSivKey` and
+/// `google.crypto.tink.XChaCha20Poly1305Key` (the same fields: version 1,
+/// key_value 3).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AesKey {
     /// Key version (0).
@@ -233,4 +234,16 @@ impl AesCtrHmacAeadKey {
             k.key_value.zeroize();
         }
     }
+}
+
+/// `google.crypto.tink.ChaCha20Poly1305Key`: unlike the others, its key is
+/// field 2.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChaCha20Poly1305Key {
+    /// Key version (0).
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// The raw ChaCha20 key (secret).
+    #[prost(bytes = "vec", tag = "2")]
+    pub key_value: Vec<u8>,
 }

@@ -1,7 +1,7 @@
 //! The Tink AEADs beside AES-GCM and AES-GCM-SIV (AES-CTR-HMAC, AES-EAX,
 //! ChaCha20-Poly1305, XChaCha20-Poly1305) against ciphertexts made by the
-//! official Tink (`tools/tink-vectors/generate.py`), with every output
-//! prefix; round trips, tamper cases, mixed keysets and envelopes.
+//! official Tink (`tools/tink-vectors/generate.py`: Tink Python, and Tink
+//! Go for ChaCha20-Poly1305), with every output prefix; round trips, tamper cases, mixed keysets and envelopes.
 
 // Tests may unwrap: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -43,6 +43,7 @@ fn every_type_and_prefix_is_covered() {
     for url in [
         stream_keyset::AES_CTR_HMAC_AEAD_TYPE_URL,
         stream_keyset::AES_EAX_TYPE_URL,
+        stream_keyset::CHACHA20_POLY1305_TYPE_URL,
         stream_keyset::XCHACHA20_POLY1305_TYPE_URL,
     ] {
         for prefix in ["TINK", "LEGACY", "CRUNCHY", "RAW"] {
