@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The other direction of tink_aead_vectors.json: the keyset tool
+(examples/keyset.rs) generates keysets of every template Tink Python
+implements, with every output prefix, and encrypts; the official Tink Python
+parses each keyset and decrypts each ciphertext (and refuses it with other
+associated data).
+
+    python3 -m venv /tmp/tinkvenv && /tmp/tinkvenv/bin/pip install tink
+    /tmp/tinkvenv/bin/python tools/tink-vectors/check_tool.py
+
+chacha20-poly1305 is left out: Tink Python has no ChaCha20Poly1305Key
+manager (its vectors come from Tink Go, see generate.py). Exits 1 on the
+first mismatch.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import tink
+from tink import aead, secret_key_access
+
+aead.register()
+
+TEMPLATES = [
+    "aes256-gcm-siv",
+    "aes128-gcm-siv",
+    "aes256-gcm",
+    "aes128-gcm",
+    "aes128-ctr-hmac-sha256",
+    "aes256-ctr-hmac-sha256",
+    "aes128-eax",
+    "aes256-eax",
+    "xchacha20-poly1305",
+]
+PREFIXES = ["tink", "legacy", "crunchy", "raw"]
+CASES = [(b"", b""), (b"payload", b"\x0a\x0b"), (bytes(range(256)) * 3, b"events/42")]
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    subprocess.run(["cargo", "build", "-q", "--example", "keyset"], cwd=root, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+    tool = os.path.join(target, "debug", "examples", "keyset")
+    checked = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        for template in TEMPLATES:
+            for prefix in PREFIXES:
+                path = os.path.join(scratch, f"{template}-{prefix}.json")
+                generated = subprocess.run(
+                    [tool, "generate", "--template", template, "--prefix", prefix],
+                    check=True,
+                    capture_output=True,
+                ).stdout
+                with open(path, "wb") as f:
+                    f.write(generated)
+                handle = tink.json_proto_keyset_format.parse(
+                    generated.decode(), secret_key_access.TOKEN
+                )
+                primitive = handle.primitive(aead.Aead)
+                for plaintext, ad in CASES:
+                    ciphertext = subprocess.run(
+                        [tool, "encrypt", "--keyset", path, "--aad-hex", ad.hex()],
+                        input=plaintext,
+                        check=True,
+                        capture_output=True,
+                    ).stdout
+                    if primitive.decrypt(ciphertext, ad) != plaintext:
+                        print(f"{template} {prefix}: Tink decrypted something else")
+                        return 1
+                    try:
+                        primitive.decrypt(ciphertext, ad + b"!")
+                        print(f"{template} {prefix}: Tink accepted other associated data")
+                        return 1
+                    except tink.TinkError:
+                        pass
+                    checked += 1
+    print(f"Tink Python {tink_version()} decrypted {checked} ciphertexts of the keyset tool")
+    return 0
+
+
+def tink_version():
+    from importlib.metadata import version
+
+    return version("tink")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
