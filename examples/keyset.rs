@@ -1,7 +1,7 @@
 //! `keyset`: generate, manage and use Tink keysets from the command line.
 //!
 //! ```text
-//! keyset generate [--template T] [--prefix tink|raw|legacy|crunchy]
+//! keyset generate [--template T] [--prefix tink|raw]
 //!                  # T: aes256-gcm-siv (default), aes128-gcm-siv, aes256-gcm, aes128-gcm,
 //!                  #    aes128-ctr-hmac-sha256, aes256-ctr-hmac-sha256, aes128-eax,
 //!                  #    aes256-eax, chacha20-poly1305, xchacha20-poly1305
@@ -108,9 +108,8 @@ struct NewKey {
     /// The key's algorithm.
     #[arg(long, value_enum, default_value_t = TemplateName::Aes256GcmSiv)]
     template: TemplateName,
-    /// The key's output prefix: TINK (`0x01` and the key id lead each
-    /// ciphertext), RAW (no prefix), LEGACY or CRUNCHY (`0x00` and the key
-    /// id, for keysets that must match old Tink deployments).
+    /// The key's output prefix: TINK (the key id leads each ciphertext) or
+    /// RAW (no prefix).
     #[arg(long, value_enum, default_value_t = PrefixName::Tink)]
     prefix: PrefixName,
 }
@@ -211,10 +210,6 @@ enum PrefixName {
     Tink,
     /// No prefix.
     Raw,
-    /// `0x00 || key id` (Tink's LEGACY).
-    Legacy,
-    /// `0x00 || key id` (Tink's CRUNCHY).
-    Crunchy,
 }
 
 impl PrefixName {
@@ -223,8 +218,6 @@ impl PrefixName {
         match self {
             PrefixName::Tink => OutputPrefix::Tink,
             PrefixName::Raw => OutputPrefix::Raw,
-            PrefixName::Legacy => OutputPrefix::Legacy,
-            PrefixName::Crunchy => OutputPrefix::Crunchy,
         }
     }
 }

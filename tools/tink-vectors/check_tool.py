@@ -48,11 +48,19 @@ def main():
         for template in TEMPLATES:
             for prefix in PREFIXES:
                 path = os.path.join(scratch, f"{template}-{prefix}.json")
+                # The tool makes TINK and RAW keys only; a LEGACY or CRUNCHY
+                # keyset (from older Tink deployments) is a TINK one with
+                # its prefix type changed, which the tool reads and uses.
                 generated = subprocess.run(
-                    [tool, "generate", "--template", template, "--prefix", prefix],
+                    [tool, "generate", "--template", template, "--prefix", "raw" if prefix == "raw" else "tink"],
                     check=True,
                     capture_output=True,
                 ).stdout
+                if prefix in ("legacy", "crunchy"):
+                    generated = generated.replace(
+                        b'"outputPrefixType": "TINK"', f'"outputPrefixType": "{prefix.upper()}"'.encode()
+                    )
+                    assert prefix.upper().encode() in generated, generated
                 with open(path, "wb") as f:
                     f.write(generated)
                 handle = tink.json_proto_keyset_format.parse(
