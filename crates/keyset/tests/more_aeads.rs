@@ -321,3 +321,37 @@ proptest! {
         let _ = generated()[k].aead().unwrap().decrypt(&bytes, b"");
     }
 }
+
+/// A RAW key of an unsupported type may have made any ciphertext that no
+/// key opens: the refusal names it instead of skipping it.
+#[test]
+fn an_unsupported_raw_key_is_named_when_nothing_opens() {
+    let keyset = Keyset::generate(Template::AES256_GCM);
+    let aead = keyset.aead().unwrap();
+    let ct = aead.encrypt(b"kept", b"ad").unwrap();
+    let mut json: Value = serde_json::from_str(&keyset.insecure_to_json()).unwrap();
+    json["key"].as_array_mut().unwrap().push(serde_json::json!({
+        "keyData": {
+            "typeUrl": "type.googleapis.com/google.crypto.tink.KmsAeadKey",
+            "value": "",
+            "keyMaterialType": "REMOTE",
+        },
+        "status": "ENABLED",
+        "keyId": 78,
+        "outputPrefixType": "RAW",
+    }));
+    let keyset = Keyset::parse(json.to_string().as_bytes()).unwrap();
+    let aead = keyset.aead().unwrap();
+    assert_eq!(aead.decrypt(&ct, b"ad").unwrap(), b"kept");
+    for bad in [vec![0x42; 40], ct.clone()] {
+        match aead.decrypt(&bad, b"other") {
+            Err(Error::UnsupportedKeyType {
+                key_id: 78,
+                type_url,
+            }) => {
+                assert!(type_url.ends_with("KmsAeadKey"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
