@@ -3,6 +3,7 @@
 // one keyset per output prefix in Tink's cleartext JSON, and ciphertexts of
 // the plaintexts and associated data generate.py uses. generate.py runs it
 // and merges its output; the keys are test keys made for the vector file.
+// `chacha20 decrypt` is the other direction, for check_tool.py.
 package main
 
 import (
@@ -41,7 +42,40 @@ func must(err error) {
 	}
 }
 
+// decrypt reads {"keyset_json", "cases": [{plaintext_hex, aad_hex,
+// ciphertext_hex}]} and exits non-zero unless Tink Go decrypts every case to
+// its plaintext and refuses it with other associated data (check_tool.py).
+func decrypt() {
+	var input struct {
+		KeysetJSON string   `json:"keyset_json"`
+		Cases      []vector `json:"cases"`
+	}
+	must(json.NewDecoder(os.Stdin).Decode(&input))
+	handle, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(strings.NewReader(input.KeysetJSON)))
+	must(err)
+	primitive, err := aead.New(handle)
+	must(err)
+	for _, c := range input.Cases {
+		ct, err := hex.DecodeString(c.CiphertextHex)
+		must(err)
+		ad, err := hex.DecodeString(c.AadHex)
+		must(err)
+		pt, err := primitive.Decrypt(ct, ad)
+		must(err)
+		if hex.EncodeToString(pt) != c.PlaintextHex {
+			panic("Tink Go decrypted something else")
+		}
+		if _, err := primitive.Decrypt(ct, append(ad, '!')); err == nil {
+			panic("Tink Go accepted other associated data")
+		}
+	}
+}
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "decrypt" {
+		decrypt()
+		return
+	}
 	var input struct {
 		Plaintexts []string `json:"plaintexts_hex"`
 		Aads       []string `json:"aads_hex"`
