@@ -8,7 +8,7 @@
 //! keyset disable  --keyset FILE --key-id ID
 //! keyset destroy  --keyset FILE --key-id ID
 //! keyset list     --keyset FILE
-//! keyset encrypt  --keyset FILE (--aad-hex HEX | --no-aad | --envelope) # stdin -> stdout
+//! keyset encrypt  --keyset FILE (--aad-hex HEX | --no-aad | --envelope [--dek-template T]) # stdin -> stdout
 //! keyset decrypt  --keyset FILE [--aad-hex HEX] [--envelope]    # stdin -> stdout
 //! ```
 //!
@@ -144,10 +144,14 @@ struct Crypt {
     /// No associated data, on purpose (see `encrypt`).
     #[arg(long)]
     no_aad: bool,
-    /// Envelope encryption: a fresh AES-256-GCM-SIV data key per message,
-    /// wrapped by the keyset (Tink's KmsEnvelopeAead layout).
+    /// Envelope encryption: a fresh data key per message, wrapped by the
+    /// keyset (Tink's KmsEnvelopeAead layout). Decryption opens either
+    /// data-key family, whatever `--dek-template` says.
     #[arg(long)]
     envelope: bool,
+    /// The data keys' template of `--envelope` encryption.
+    #[arg(long, value_enum, default_value_t = TemplateName::Aes256GcmSiv, requires = "envelope")]
+    dek_template: TemplateName,
 }
 
 /// The algorithms `--template` accepts.
@@ -586,7 +590,7 @@ fn run(command: Command) -> Result<(), Failure> {
             let plaintext = input()?;
             let ciphertext = if crypt.envelope {
                 keyset
-                    .envelope(Algorithm::Aes256GcmSiv)
+                    .envelope(crypt.dek_template.algorithm())
                     .and_then(|envelope| envelope.encrypt(&plaintext, &aad))
             } else {
                 keyset

@@ -57,6 +57,7 @@ pub struct EventStoreBuilder {
     targets: Vec<Target>,
     config: LogConfig,
     node: Option<String>,
+    dek: Option<stream_keyset::Algorithm>,
 }
 
 impl std::fmt::Debug for EventStoreBuilder {
@@ -131,6 +132,14 @@ impl EventStoreBuilder {
     /// The event log's configuration (collections, deadlines, turns).
     pub fn log_config(mut self, config: LogConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// The family of the data keys that encrypt new sensitive details
+    /// (default AES-256-GCM-SIV). Stored details of either family are read
+    /// whatever this says.
+    pub fn data_key_algorithm(mut self, dek: stream_keyset::Algorithm) -> Self {
+        self.dek = Some(dek);
         self
     }
 
@@ -219,6 +228,7 @@ impl EventStoreBuilder {
             }
         };
         let node = self.node.unwrap_or_else(default_node);
+        let dek = self.dek.unwrap_or(stream_keyset::Algorithm::Aes256GcmSiv);
         let keyset = self.keyset;
         let key_ids: Vec<u32> = keyset
             .as_ref()
@@ -228,7 +238,7 @@ impl EventStoreBuilder {
         let secret_ids: Vec<String> = secrets.ids().iter().map(ToString::to_string).collect();
         let (store, backend) = match target {
             Target::Memory => (
-                EventStore::memory_store(keyset, secrets, node)?,
+                EventStore::memory_store(keyset, secrets, dek, node)?,
                 "memory".to_owned(),
             ),
             Target::Uri(uri) => {
@@ -236,8 +246,16 @@ impl EventStoreBuilder {
                     stream_mongo::connect_with(&uri, self.config.server_selection_timeout).await?;
                 let name = format!("mongodb (database {})", database.name());
                 (
-                    EventStore::mongo_store(client, database, keyset, secrets, self.config, node)
-                        .await?,
+                    EventStore::mongo_store(
+                        client,
+                        database,
+                        keyset,
+                        secrets,
+                        dek,
+                        self.config,
+                        node,
+                    )
+                    .await?,
                     name,
                 )
             }
@@ -248,8 +266,16 @@ impl EventStoreBuilder {
                     database.name()
                 );
                 (
-                    EventStore::mongo_store(client, database, keyset, secrets, self.config, node)
-                        .await?,
+                    EventStore::mongo_store(
+                        client,
+                        database,
+                        keyset,
+                        secrets,
+                        dek,
+                        self.config,
+                        node,
+                    )
+                    .await?,
                     name,
                 )
             }

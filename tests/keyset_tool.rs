@@ -435,6 +435,34 @@ fn wrong_or_missing_aad_fails_authentication() {
     assert!(run.stdout.is_empty());
     let ciphertext = s.encrypt(&ks, &["--no-aad"], b"on purpose");
     assert_eq!(s.decrypt(&ks, &[], &ciphertext).ok(), b"on purpose");
+    // Envelopes with data keys of either family open without saying which.
+    for dek in [
+        "aes256-gcm",
+        "aes128-gcm",
+        "aes256-gcm-siv",
+        "aes128-gcm-siv",
+    ] {
+        let args = ["--envelope", "--dek-template", dek, "--aad-hex", "0102"];
+        let ciphertext = s.encrypt(&ks, &args, b"either family");
+        let opened = s.decrypt(&ks, &["--envelope", "--aad-hex", "0102"], &ciphertext);
+        assert_eq!(opened.ok(), b"either family", "{dek}");
+    }
+    let run = s.run(
+        &[
+            "encrypt",
+            "--keyset",
+            &ks,
+            "--no-aad",
+            "--dek-template",
+            "aes256-gcm",
+        ],
+        b"x",
+    );
+    assert_eq!(
+        run.code, 2,
+        "--dek-template needs --envelope: {}",
+        run.stderr
+    );
 }
 
 #[test]
