@@ -236,28 +236,14 @@ impl EventStoreBuilder {
             .unwrap_or_default();
         let primary = keyset.as_ref().map(|k| k.primary_id().0);
         let secret_ids: Vec<String> = secrets.ids().iter().map(ToString::to_string).collect();
-        let (store, backend) = match target {
-            Target::Memory => (
-                EventStore::memory_store(keyset, secrets, dek, node)?,
-                "memory".to_owned(),
-            ),
+        // The MongoDB database to use, if any, and how it is named in the log.
+        let mongo = match target {
+            Target::Memory => None,
             Target::Uri(uri) => {
                 let (client, database) =
                     stream_mongo::connect_with(&uri, self.config.server_selection_timeout).await?;
                 let name = format!("mongodb (database {})", database.name());
-                (
-                    EventStore::mongo_store(
-                        client,
-                        database,
-                        keyset,
-                        secrets,
-                        dek,
-                        self.config,
-                        node,
-                    )
-                    .await?,
-                    name,
-                )
+                Some((client, database, name))
             }
             Target::Client { client, database } => {
                 let database = client.database(&database);
@@ -265,19 +251,26 @@ impl EventStoreBuilder {
                     "mongodb (database {}, the caller's client)",
                     database.name()
                 );
-                (
-                    EventStore::mongo_store(
-                        client,
-                        database,
-                        keyset,
-                        secrets,
-                        dek,
-                        self.config,
-                        node,
-                    )
-                    .await?,
-                    name,
+                Some((client, database, name))
+            }
+        };
+        let (store, backend) = match mongo {
+            None => (
+                EventStore::memory_store(keyset, secrets, dek, node)?,
+                "memory".to_owned(),
+            ),
+            Some((client, database, name)) => {
+                let store = EventStore::mongo_store(
+                    client,
+                    database,
+                    keyset,
+                    secrets,
+                    dek,
+                    self.config,
+                    node,
                 )
+                .await?;
+                (store, name)
             }
         };
         tracing::info!(
