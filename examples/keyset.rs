@@ -11,7 +11,7 @@
 //! keyset disable  --keyset FILE --key-id ID
 //! keyset destroy  --keyset FILE --key-id ID
 //! keyset list     --keyset FILE
-//! keyset encrypt  --keyset FILE [--aad-hex HEX] [--envelope]    # stdin -> stdout
+//! keyset encrypt  --keyset FILE (--aad-hex HEX | --no-aad | --envelope [--dek-template T]) # stdin -> stdout
 //! keyset decrypt  --keyset FILE [--aad-hex HEX] [--envelope]    # stdin -> stdout
 //! ```
 //!
@@ -141,13 +141,20 @@ struct Crypt {
     /// The keyset.
     #[command(flatten)]
     source: Source,
-    /// Associated data, in hex (default: none).
-    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+    /// Associated data, in hex. A plain `encrypt` needs it or `--no-aad`.
+    #[arg(long, value_name = "HEX", value_parser = parse_hex, conflicts_with = "no_aad")]
     aad_hex: Option<Hex>,
-    /// Envelope encryption: a fresh AES-256-GCM-SIV data key per message,
-    /// wrapped by the keyset (Tink's KmsEnvelopeAead layout).
+    /// No associated data, on purpose (see `encrypt`).
+    #[arg(long)]
+    no_aad: bool,
+    /// Envelope encryption: a fresh data key per message, wrapped by the
+    /// keyset (Tink's KmsEnvelopeAead layout). Decryption opens either
+    /// data-key family, whatever `--dek-template` says.
     #[arg(long)]
     envelope: bool,
+    /// The data keys' template of `--envelope` encryption.
+    #[arg(long, value_enum, default_value_t = TemplateName::Aes256GcmSiv, requires = "envelope")]
+    dek_template: TemplateName,
 }
 
 /// The algorithms `--template` accepts.
@@ -595,12 +602,22 @@ fn run(command: Command) -> Result<(), Failure> {
             output(listing.as_bytes())
         }
         Command::Encrypt(crypt) => {
+            // With empty associated data, a keyset ciphertext of a chosen
+            // 34-byte data-key proto would serve as an envelope's wrapped
+            // key: a plain encryption without associated data must be asked
+            // for, and the events' keyset should encrypt nothing else.
+            if !crypt.envelope && crypt.aad_hex.is_none() && !crypt.no_aad {
+                return Err(Failure::Mismatch {
+                    context: "encrypt".into(),
+                    message: "give the associated data (--aad-hex HEX) or --no-aad: a ciphertext without associated data could be passed off as an envelope's wrapped data key, so the keyset that encrypts events must not encrypt other data without it",
+                });
+            }
             let keyset = load(&crypt.source)?.keyset;
             let aad = crypt.aad_hex.unwrap_or_default().0;
             let plaintext = input()?;
             let ciphertext = if crypt.envelope {
                 keyset
-                    .envelope(Algorithm::Aes256GcmSiv)
+                    .envelope(crypt.dek_template.algorithm())
                     .and_then(|envelope| envelope.encrypt(&plaintext, &aad))
             } else {
                 keyset

@@ -57,6 +57,7 @@ pub struct EventStoreBuilder {
     targets: Vec<Target>,
     config: LogConfig,
     node: Option<String>,
+    dek: Option<stream_keyset::Algorithm>,
 }
 
 impl std::fmt::Debug for EventStoreBuilder {
@@ -131,6 +132,14 @@ impl EventStoreBuilder {
     /// The event log's configuration (collections, deadlines, turns).
     pub fn log_config(mut self, config: LogConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// The family of the data keys that encrypt new sensitive details
+    /// (default AES-256-GCM-SIV). Stored details of either family are read
+    /// whatever this says.
+    pub fn data_key_algorithm(mut self, dek: stream_keyset::Algorithm) -> Self {
+        self.dek = Some(dek);
         self
     }
 
@@ -219,6 +228,7 @@ impl EventStoreBuilder {
             }
         };
         let node = self.node.unwrap_or_else(default_node);
+        let dek = self.dek.unwrap_or(stream_keyset::Algorithm::Aes256GcmSiv);
         let keyset = self.keyset;
         let key_ids: Vec<u32> = keyset
             .as_ref()
@@ -226,20 +236,14 @@ impl EventStoreBuilder {
             .unwrap_or_default();
         let primary = keyset.as_ref().map(|k| k.primary_id().0);
         let secret_ids: Vec<String> = secrets.ids().iter().map(ToString::to_string).collect();
-        let (store, backend) = match target {
-            Target::Memory => (
-                EventStore::memory_store(keyset, secrets, node)?,
-                "memory".to_owned(),
-            ),
+        // The MongoDB database to use, if any, and how it is named in the log.
+        let mongo = match target {
+            Target::Memory => None,
             Target::Uri(uri) => {
                 let (client, database) =
                     stream_mongo::connect_with(&uri, self.config.server_selection_timeout).await?;
                 let name = format!("mongodb (database {})", database.name());
-                (
-                    EventStore::mongo_store(client, database, keyset, secrets, self.config, node)
-                        .await?,
-                    name,
-                )
+                Some((client, database, name))
             }
             Target::Client { client, database } => {
                 let database = client.database(&database);
@@ -247,11 +251,26 @@ impl EventStoreBuilder {
                     "mongodb (database {}, the caller's client)",
                     database.name()
                 );
-                (
-                    EventStore::mongo_store(client, database, keyset, secrets, self.config, node)
-                        .await?,
-                    name,
+                Some((client, database, name))
+            }
+        };
+        let (store, backend) = match mongo {
+            None => (
+                EventStore::memory_store(keyset, secrets, dek, node)?,
+                "memory".to_owned(),
+            ),
+            Some((client, database, name)) => {
+                let store = EventStore::mongo_store(
+                    client,
+                    database,
+                    keyset,
+                    secrets,
+                    dek,
+                    self.config,
+                    node,
                 )
+                .await?;
+                (store, name)
             }
         };
         tracing::info!(

@@ -94,6 +94,8 @@ pub struct EventStore {
 }
 
 struct Inner {
+    /// The data-key family new sensitive details are encrypted with.
+    dek: Algorithm,
     keyset: RwLock<Option<Keyset>>,
     chainer: RwLock<Chainer>,
     backend: Backend,
@@ -146,9 +148,9 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn chainer_for(keyset: Option<&Keyset>, secrets: SealSecrets) -> Result<Chainer> {
+fn chainer_for(keyset: Option<&Keyset>, secrets: SealSecrets, dek: Algorithm) -> Result<Chainer> {
     let envelope = match keyset {
-        Some(k) => Some(k.envelope(Algorithm::Aes256GcmSiv)?),
+        Some(k) => Some(k.envelope(dek)?),
         None => None,
     };
     Ok(Chainer::new(secrets, envelope))
@@ -178,11 +180,13 @@ impl EventStore {
     pub(crate) fn memory_store(
         keyset: Option<Keyset>,
         secrets: SealSecrets,
+        dek: Algorithm,
         node: String,
     ) -> Result<EventStore> {
         EventStore::with_backend(
             keyset,
             secrets,
+            dek,
             Backend::Memory(Arc::new(Mutex::new(MemoryLog::default()))),
             node,
         )
@@ -193,10 +197,11 @@ impl EventStore {
         database: stream_mongo::mongodb::Database,
         keyset: Option<Keyset>,
         secrets: SealSecrets,
+        dek: Algorithm,
         config: LogConfig,
         node: String,
     ) -> Result<EventStore> {
-        let chainer = chainer_for(keyset.as_ref(), secrets.clone())?;
+        let chainer = chainer_for(keyset.as_ref(), secrets.clone(), dek)?;
         let log = EventLog::new(&database, chainer, config);
         log.ensure_indexes().await?;
         let backend = Backend::Mongo(Box::new(MongoBackend {
@@ -204,21 +209,23 @@ impl EventStore {
             database,
             log,
         }));
-        EventStore::with_backend(keyset, secrets, backend, node)
+        EventStore::with_backend(keyset, secrets, dek, backend, node)
     }
 
     fn with_backend(
         keyset: Option<Keyset>,
         secrets: SealSecrets,
+        dek: Algorithm,
         backend: Backend,
         node: String,
     ) -> Result<EventStore> {
-        let chainer = chainer_for(keyset.as_ref(), secrets)?;
+        let chainer = chainer_for(keyset.as_ref(), secrets, dek)?;
         if let Backend::Mongo(m) = &backend {
             m.log.set_chainer(chainer.clone());
         }
         Ok(EventStore {
             inner: Arc::new(Inner {
+                dek,
                 keyset: RwLock::new(keyset),
                 chainer: RwLock::new(chainer),
                 backend,
@@ -228,7 +235,7 @@ impl EventStore {
     }
 
     /// Another store on the same in-memory log, with its own keyset,
-    /// secrets and node name: what another pod on the same database is (for
+    /// secrets and node name (and the default data-key family): what another pod on the same database is (for
     /// tests and embedded use of the procedures of several pods). On
     /// MongoDB, build another store on the same URI instead.
     ///
@@ -246,7 +253,14 @@ impl EventStore {
                 "share_memory is for in-memory stores; build another store on the same URI",
             ));
         };
-        EventStore::with_backend(keyset, secrets, Backend::Memory(log.clone()), node.into())
+        // Another pod: its own configuration, the default data-key family.
+        EventStore::with_backend(
+            keyset,
+            secrets,
+            Algorithm::Aes256GcmSiv,
+            Backend::Memory(log.clone()),
+            node.into(),
+        )
     }
 
     pub(crate) fn backend(&self) -> &Backend {
@@ -793,7 +807,11 @@ impl EventStore {
                 ));
             }
         }
-        let chainer = chainer_for(Some(&keyset), self.chainer().secrets().clone())?;
+        let chainer = chainer_for(
+            Some(&keyset),
+            self.chainer().secrets().clone(),
+            self.inner.dek,
+        )?;
         self.use_chainer(chainer);
         *write(&self.inner.keyset) = Some(keyset);
         Ok(())
@@ -823,7 +841,11 @@ impl EventStore {
         // kept: an error leaves the store as it was.
         let before = keyset.primary_id();
         keyset.promote(id)?;
-        let chainer = match chainer_for(Some(keyset), self.chainer().secrets().clone()) {
+        let chainer = match chainer_for(
+            Some(keyset),
+            self.chainer().secrets().clone(),
+            self.inner.dek,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 // `before` was the primary a moment ago: promotable back.
@@ -887,7 +909,7 @@ impl EventStore {
         let current = self.chainer();
         let mut secrets = current.secrets().clone();
         secrets.rotate(secret);
-        let chainer = chainer_for(read(&self.inner.keyset).as_ref(), secrets)?;
+        let chainer = chainer_for(read(&self.inner.keyset).as_ref(), secrets, self.inner.dek)?;
         self.use_chainer(chainer);
         Ok(())
     }

@@ -154,6 +154,12 @@ impl Scratch {
     fn encrypt(&self, keyset: &str, extra: &[&str], plaintext: &[u8]) -> Vec<u8> {
         let mut args = vec!["encrypt", "--keyset", keyset];
         args.extend_from_slice(extra);
+        if ![&"--aad-hex", &"--envelope", &"--no-aad"]
+            .iter()
+            .any(|flag| extra.contains(flag))
+        {
+            args.push("--no-aad");
+        }
         self.run(&args, plaintext).ok()
     }
 
@@ -444,7 +450,8 @@ fn a_malformed_keyset_exits_2_with_a_message() {
 impl Scratch {
     /// `encrypt` with `keyset` exits 2.
     fn encrypt_fails(&self, keyset: &str) {
-        self.run(&["encrypt", "--keyset", keyset], b"x").fails(2);
+        self.run(&["encrypt", "--keyset", keyset, "--no-aad"], b"x")
+            .fails(2);
     }
 }
 
@@ -472,6 +479,42 @@ fn wrong_or_missing_aad_fails_authentication() {
     // Too short to be a ciphertext at all: malformed input.
     let message = s.decrypt(&ks, &[], b"short").fails(2);
     assert!(message.contains("too short"), "{message}");
+    // A plain encryption without associated data must be asked for: it
+    // could pass for an envelope's wrapped data key. Nothing is written.
+    let run = s.run(&["encrypt", "--keyset", &ks], b"data");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--no-aad"), "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let ciphertext = s.encrypt(&ks, &["--no-aad"], b"on purpose");
+    assert_eq!(s.decrypt(&ks, &[], &ciphertext).ok(), b"on purpose");
+    // Envelopes with data keys of either family open without saying which.
+    for dek in [
+        "aes256-gcm",
+        "aes128-gcm",
+        "aes256-gcm-siv",
+        "aes128-gcm-siv",
+    ] {
+        let args = ["--envelope", "--dek-template", dek, "--aad-hex", "0102"];
+        let ciphertext = s.encrypt(&ks, &args, b"either family");
+        let opened = s.decrypt(&ks, &["--envelope", "--aad-hex", "0102"], &ciphertext);
+        assert_eq!(opened.ok(), b"either family", "{dek}");
+    }
+    let run = s.run(
+        &[
+            "encrypt",
+            "--keyset",
+            &ks,
+            "--no-aad",
+            "--dek-template",
+            "aes256-gcm",
+        ],
+        b"x",
+    );
+    assert_eq!(
+        run.code, 2,
+        "--dek-template needs --envelope: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -714,6 +757,7 @@ fn usage_errors_exit_2() {
         &["add", "--keyset", &ks, "--key-id", "1"],
         &["encrypt", "--keyset", &ks, "--aad-hex", "abc"],
         &["encrypt", "--keyset", &ks, "--aad-hex", "zz"],
+        &["encrypt", "--keyset", &ks, "--aad-hex", "00", "--no-aad"],
         &["list", "--keyset", &ks, "--master-aad-hex", "00"],
     ] {
         let run = s.run(args, b"");

@@ -609,3 +609,46 @@ async fn a_tampered_event_key_is_reported() {
     assert_eq!(malformed, [2, 3], "{:?}", report.findings);
     t.drop().await;
 }
+
+/// The data-key family is configuration: a store writing AES-256-GCM data
+/// keys and one writing AES-256-GCM-SIV ones read each other's details.
+#[tokio::test]
+async fn the_data_key_family_is_configuration_and_both_read_back() {
+    let (keyset, json) = fresh_keyset();
+    let gcm = EventStore::builder()
+        .keyset(keyset)
+        .seal_secrets(secrets())
+        .data_key_algorithm(stream_store::keyset::Algorithm::Aes256Gcm)
+        .in_memory()
+        .build()
+        .await
+        .unwrap();
+    let siv = gcm
+        .share_memory(
+            Some(Keyset::parse(json.as_bytes()).unwrap()),
+            secrets(),
+            "pod-1",
+        )
+        .unwrap();
+    let family = |s: &EventStore| s.chainer().envelope().map(|e| e.dek_algorithm());
+    assert_eq!(
+        family(&gcm),
+        Some(stream_store::keyset::Algorithm::Aes256Gcm)
+    );
+    assert_eq!(
+        family(&siv),
+        Some(stream_store::keyset::Algorithm::Aes256GcmSiv)
+    );
+    let a = gcm.append("ca", draft(1)).await.unwrap();
+    let b = siv.append("ca", draft(2)).await.unwrap();
+    for store in [&gcm, &siv] {
+        for (seq, subject) in [(a.seq, "CN=user-1"), (b.seq, "CN=user-2")] {
+            let read = store.read("ca", seq).await.unwrap().unwrap();
+            assert!(
+                matches!(&read.details[1].1, ReadValue::Decrypted(v) if v.as_slice() == subject.as_bytes()),
+                "{seq}"
+            );
+        }
+    }
+    assert!(gcm.verify_deep(None).await.unwrap().is_ok());
+}

@@ -201,13 +201,12 @@ impl EventDraft {
     /// twice in one batch): the same fields as [`EventDraft::same_content`]
     /// compares, sensitive values in constant time.
     pub fn same_as(&self, other: &EventDraft) -> bool {
-        self.event_id == other.event_id
-            && self.code == other.code
-            && self.module == other.module
-            && self.node == other.node
-            && self.status == other.status
-            && self.remove_at_ms == other.remove_at_ms
-            && self.details.len() == other.details.len()
+        self.same_fields(
+            &other.event_id,
+            (&other.code, &other.module, &other.node),
+            other.status,
+            other.remove_at_ms,
+        ) && self.details.len() == other.details.len()
             && self
                 .details
                 .iter()
@@ -224,19 +223,34 @@ impl EventDraft {
                 })
     }
 
+    /// The fields of an event other than its time and details.
+    fn same_fields(
+        &self,
+        event_id: &Option<String>,
+        (code, module, node): (&str, &str, &str),
+        status: Status,
+        remove_at_ms: Option<i64>,
+    ) -> bool {
+        self.event_id == *event_id
+            && self.code == code
+            && self.module == module
+            && self.node == node
+            && self.status == status
+            && self.remove_at_ms == remove_at_ms
+    }
+
     /// Whether the stored `event` describes this draft (what an idempotent append
     /// compares against the stored event; the time may differ between two
     /// attempts, so it is not compared). `opened` holds the decrypted value
     /// of each sensitive detail of `event`, by position (`None`: not
     /// decryptable, which never compares equal).
     pub fn same_content(&self, event: &SealedEvent, opened: &[Option<Vec<u8>>]) -> bool {
-        self.event_id == event.event_id
-            && self.code == event.code
-            && self.module == event.module
-            && self.node == event.node
-            && self.status == event.status
-            && self.remove_at_ms == event.remove_at_ms
-            && self.details.len() == event.details.len()
+        self.same_fields(
+            &event.event_id,
+            (&event.code, &event.module, &event.node),
+            event.status,
+            event.remove_at_ms,
+        ) && self.details.len() == event.details.len()
             && self
                 .details
                 .iter()

@@ -165,23 +165,41 @@ impl Envelope {
                 min: MIN_CIPHERTEXT_LEN,
             });
         }
-        let cipher = self.unwrap_dek(wrapped_dek)?;
-        cipher.open(payload, aad)
+        let key = self.unwrap_dek(wrapped_dek)?;
+        // The wrapped proto does not say which family made the payload
+        // (Tink's envelopes are configured with one): the configured one is
+        // tried first, then the other of the same key size; each family's
+        // tag authenticates the guess.
+        let families = [self.dek.type_url(), other_family(self.dek.type_url())];
+        for family in families {
+            let Some(cipher) =
+                Algorithm::for_key(family, key.len()).and_then(|a| Cipher::new(a, &key))
+            else {
+                continue;
+            };
+            match cipher.open(payload, aad) {
+                Ok(plaintext) => return Ok(plaintext),
+                Err(Error::Decryption) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Decryption)
     }
 
-    fn unwrap_dek(&self, wrapped_dek: &[u8]) -> Result<Cipher> {
+    /// The raw data key of a wrapped data-key proto (zeroized on drop).
+    fn unwrap_dek(&self, wrapped_dek: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let mut dek_proto = self.kek.decrypt(wrapped_dek, &[])?;
         let parsed = proto::AesKey::decode(dek_proto.as_slice());
         dek_proto.zeroize();
         // A DEK that authenticates under the keyset but does not parse as a
-        // key was not made by an envelope: report it like any bad ciphertext.
+        // key (or as a key Tink would accept: version 0, 16 or 32 bytes) was
+        // not made by an envelope: report it like any bad ciphertext.
         let mut key = parsed.map_err(|_| Error::Decryption)?;
-        // The family (GCM-SIV or GCM) is configuration, as in Tink; the size
-        // is the key's own, so 128-bit data keys open too.
-        let algorithm = Algorithm::for_key(self.dek.type_url(), key.key_value.len());
-        let cipher = algorithm.and_then(|a| Cipher::new(a, &key.key_value));
-        key.key_value.zeroize();
-        cipher.ok_or(Error::Decryption)
+        let value = Zeroizing::new(std::mem::take(&mut key.key_value));
+        if key.version != 0 || !matches!(value.len(), 16 | 32) {
+            return Err(Error::Decryption);
+        }
+        Ok(value)
     }
 
     /// Re-encrypts only the data key of Tink's byte layout under the current
@@ -207,5 +225,14 @@ impl Envelope {
     /// rotation job skips those).
     pub fn is_wrapped_by_primary(&self, wrapped_dek: &[u8]) -> bool {
         self.kek.decrypts_with_primary(wrapped_dek, &[])
+    }
+}
+
+/// The other AES data-key family of an envelope (GCM for GCM-SIV and back).
+fn other_family(type_url: &'static str) -> &'static str {
+    if type_url == crate::keyset::AES_GCM_SIV_TYPE_URL {
+        crate::keyset::AES_GCM_TYPE_URL
+    } else {
+        crate::keyset::AES_GCM_SIV_TYPE_URL
     }
 }
