@@ -1,7 +1,10 @@
 //! `keyset`: generate, manage and use Tink keysets from the command line.
 //!
 //! ```text
-//! keyset generate [--template aes256-gcm-siv|aes128-gcm-siv|aes256-gcm|aes128-gcm] [--prefix tink|raw]
+//! keyset generate [--template T] [--prefix tink|raw]
+//!                  # T: aes256-gcm-siv (default), aes128-gcm-siv, aes256-gcm, aes128-gcm,
+//!                  #    aes128-ctr-hmac-sha256, aes256-ctr-hmac-sha256, aes128-eax,
+//!                  #    aes256-eax, chacha20-poly1305, xchacha20-poly1305
 //! keyset add      --keyset FILE [--template T] [--prefix P]      # prints the new key id
 //! keyset promote  --keyset FILE --key-id ID
 //! keyset enable   --keyset FILE --key-id ID
@@ -150,8 +153,38 @@ struct Crypt {
     #[arg(long)]
     envelope: bool,
     /// The data keys' template of `--envelope` encryption.
-    #[arg(long, value_enum, default_value_t = TemplateName::Aes256GcmSiv, requires = "envelope")]
-    dek_template: TemplateName,
+    #[arg(long, value_enum, default_value_t = DekTemplateName::Aes256GcmSiv, requires = "envelope")]
+    dek_template: DekTemplateName,
+}
+
+/// The data-key algorithms `--dek-template` accepts: AES-GCM-SIV and
+/// AES-GCM, the families an envelope draws data keys of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DekTemplateName {
+    /// AES-256-GCM-SIV.
+    #[value(name = "aes256-gcm-siv")]
+    Aes256GcmSiv,
+    /// AES-128-GCM-SIV.
+    #[value(name = "aes128-gcm-siv")]
+    Aes128GcmSiv,
+    /// AES-256-GCM.
+    #[value(name = "aes256-gcm")]
+    Aes256Gcm,
+    /// AES-128-GCM.
+    #[value(name = "aes128-gcm")]
+    Aes128Gcm,
+}
+
+impl DekTemplateName {
+    /// The library's algorithm.
+    fn algorithm(self) -> Algorithm {
+        match self {
+            DekTemplateName::Aes256GcmSiv => Algorithm::Aes256GcmSiv,
+            DekTemplateName::Aes128GcmSiv => Algorithm::Aes128GcmSiv,
+            DekTemplateName::Aes256Gcm => Algorithm::Aes256Gcm,
+            DekTemplateName::Aes128Gcm => Algorithm::Aes128Gcm,
+        }
+    }
 }
 
 /// The algorithms `--template` accepts.
@@ -169,6 +202,24 @@ enum TemplateName {
     /// AES-128-GCM.
     #[value(name = "aes128-gcm")]
     Aes128Gcm,
+    /// AES-128-CTR-HMAC-SHA256 (Tink's AES128_CTR_HMAC_SHA256).
+    #[value(name = "aes128-ctr-hmac-sha256")]
+    Aes128CtrHmacSha256,
+    /// AES-256-CTR-HMAC-SHA256 (Tink's AES256_CTR_HMAC_SHA256).
+    #[value(name = "aes256-ctr-hmac-sha256")]
+    Aes256CtrHmacSha256,
+    /// AES-128-EAX, 16-byte nonce (Tink's AES128_EAX).
+    #[value(name = "aes128-eax")]
+    Aes128Eax,
+    /// AES-256-EAX, 16-byte nonce (Tink's AES256_EAX).
+    #[value(name = "aes256-eax")]
+    Aes256Eax,
+    /// ChaCha20-Poly1305.
+    #[value(name = "chacha20-poly1305")]
+    ChaCha20Poly1305,
+    /// XChaCha20-Poly1305.
+    #[value(name = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
 }
 
 impl TemplateName {
@@ -179,6 +230,12 @@ impl TemplateName {
             TemplateName::Aes128GcmSiv => Algorithm::Aes128GcmSiv,
             TemplateName::Aes256Gcm => Algorithm::Aes256Gcm,
             TemplateName::Aes128Gcm => Algorithm::Aes128Gcm,
+            TemplateName::Aes128CtrHmacSha256 => Algorithm::Aes128CtrHmacSha256,
+            TemplateName::Aes256CtrHmacSha256 => Algorithm::Aes256CtrHmacSha256,
+            TemplateName::Aes128Eax => Algorithm::Aes128Eax,
+            TemplateName::Aes256Eax => Algorithm::Aes256Eax,
+            TemplateName::ChaCha20Poly1305 => Algorithm::ChaCha20Poly1305,
+            TemplateName::XChaCha20Poly1305 => Algorithm::XChaCha20Poly1305,
         }
     }
 }

@@ -244,6 +244,58 @@ fn generate_prints_a_cleartext_json_keyset_of_the_template() {
 }
 
 #[test]
+fn the_other_tink_aead_templates_generate_encrypt_and_decrypt() {
+    let s = Scratch::new();
+    // Template, type URL suffix, nonce (IV) and tag lengths of Tink's
+    // template of that name.
+    for (template, type_name, nonce, tag) in [
+        ("aes128-ctr-hmac-sha256", "AesCtrHmacAeadKey", 16, 16),
+        ("aes256-ctr-hmac-sha256", "AesCtrHmacAeadKey", 16, 32),
+        ("aes128-eax", "AesEaxKey", 16, 16),
+        ("aes256-eax", "AesEaxKey", 16, 16),
+        ("chacha20-poly1305", "ChaCha20Poly1305Key", 12, 16),
+        ("xchacha20-poly1305", "XChaCha20Poly1305Key", 24, 16),
+    ] {
+        for prefix in ["tink", "raw"] {
+            let file = s.generate(
+                &format!("{template}-{prefix}.json"),
+                &["--template", template, "--prefix", prefix],
+            );
+            let json: serde_json::Value =
+                serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+            assert_eq!(
+                json["key"][0]["keyData"]["typeUrl"],
+                format!("type.googleapis.com/google.crypto.tink.{type_name}")
+            );
+            let listing = s.list(&["--keyset", &file]);
+            assert_eq!(
+                listing[0][1..],
+                ["ENABLED", template, &prefix.to_ascii_uppercase(), "primary"]
+            );
+            let ciphertext = s.encrypt(&file, &["--aad-hex", "0a0b"], b"payload");
+            let prefix_len = if prefix == "tink" { 5 } else { 0 };
+            assert_eq!(
+                ciphertext.len(),
+                b"payload".len() + prefix_len + nonce + tag,
+                "{template}"
+            );
+            assert_eq!(
+                s.decrypt(&file, &["--aad-hex", "0a0b"], &ciphertext).ok(),
+                b"payload"
+            );
+            s.decrypt(&file, &["--aad-hex", "0a0c"], &ciphertext)
+                .fails(1);
+            // The keyset as key-encryption key of an envelope.
+            let sealed = s.encrypt(&file, &["--envelope"], b"enveloped");
+            assert_eq!(
+                s.decrypt(&file, &["--envelope"], &sealed).ok(),
+                b"enveloped"
+            );
+        }
+    }
+}
+
+#[test]
 fn rotation_keeps_old_ciphertexts_readable() {
     let s = Scratch::new();
     let ks = s.generate("keyset.json", &[]);
@@ -698,6 +750,14 @@ fn usage_errors_exit_2() {
         &["frobnicate"],
         &["generate", "--template", "des"],
         &["generate", "--prefix", "legacy"],
+        &[
+            "encrypt",
+            "--keyset",
+            &ks,
+            "--envelope",
+            "--dek-template",
+            "aes128-eax",
+        ],
         &["promote", "--keyset", &ks],
         &["promote", "--keyset", &ks, "--key-id", "-1"],
         &["promote", "--keyset", &ks, "--key-id", "abc"],

@@ -95,7 +95,11 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Envelope encryption under `kek` with data keys of `dek`.
+    /// Envelope encryption under `kek` (a keyset of any supported type)
+    /// with data keys of `dek`, AES-GCM or AES-GCM-SIV (encryption with any
+    /// other is [`Error::UnsupportedDataKey`]). The KEK's nonce is drawn
+    /// with the data key when it is 12 bytes long; other KEK types draw
+    /// their own.
     pub fn new(kek: Aead, dek: Algorithm) -> Envelope {
         Envelope { kek, dek }
     }
@@ -117,6 +121,9 @@ impl Envelope {
 
     /// Encrypts `plaintext` bound to `aad`, keeping the two halves apart.
     pub fn encrypt_parts(&self, plaintext: &[u8], aad: &[u8]) -> Result<EnvelopeCiphertext> {
+        if !self.dek.is_gcm() {
+            return Err(Error::UnsupportedDataKey(self.dek));
+        }
         let key_len = self.dek.key_len();
         // The serialized key proto: field 3 (key_value), length, key bytes.
         let mut dek_proto = Zeroizing::new([0u8; MAX_DEK_PROTO]);

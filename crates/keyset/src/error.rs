@@ -76,13 +76,17 @@ pub enum Error {
         detail: String,
     },
     /// A key of a type this crate does not implement was asked to work.
-    #[error("key {key_id} has type {type_url}, which this library cannot use; supported: AesGcmSivKey, AesGcmKey")]
+    #[error("key {key_id} has type {type_url}, which this library cannot use; supported: AesGcmSivKey, AesGcmKey, AesCtrHmacAeadKey, AesEaxKey, ChaCha20Poly1305Key, XChaCha20Poly1305Key")]
     UnsupportedKeyType {
         /// The key's id.
         key_id: u32,
         /// The key's type URL.
         type_url: String,
     },
+    /// An envelope was asked for data keys of an algorithm it cannot draw
+    /// (only AES-GCM and AES-GCM-SIV data keys are made).
+    #[error("data keys of {0} are not supported; use aes256-gcm-siv or aes256-gcm")]
+    UnsupportedDataKey(crate::keyset::Algorithm),
     /// No key of the keyset has this id.
     #[error("no key with id {0} in the keyset; `keyset list` shows the ids")]
     KeyNotFound(u32),

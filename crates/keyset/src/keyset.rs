@@ -9,12 +9,23 @@ use crate::aead::Aead;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::json;
-use crate::proto::{self, key_material, key_status, output_prefix};
+use crate::proto::{self, hash_type, key_material, key_status, output_prefix};
 
 /// Type URL of Tink's AES-GCM-SIV keys.
 pub const AES_GCM_SIV_TYPE_URL: &str = "type.googleapis.com/google.crypto.tink.AesGcmSivKey";
 /// Type URL of Tink's AES-GCM keys.
 pub const AES_GCM_TYPE_URL: &str = "type.googleapis.com/google.crypto.tink.AesGcmKey";
+/// Type URL of Tink's AES-CTR-HMAC AEAD keys.
+pub const AES_CTR_HMAC_AEAD_TYPE_URL: &str =
+    "type.googleapis.com/google.crypto.tink.AesCtrHmacAeadKey";
+/// Type URL of Tink's AES-EAX keys.
+pub const AES_EAX_TYPE_URL: &str = "type.googleapis.com/google.crypto.tink.AesEaxKey";
+/// Type URL of Tink's ChaCha20-Poly1305 keys.
+pub const CHACHA20_POLY1305_TYPE_URL: &str =
+    "type.googleapis.com/google.crypto.tink.ChaCha20Poly1305Key";
+/// Type URL of Tink's XChaCha20-Poly1305 keys.
+pub const XCHACHA20_POLY1305_TYPE_URL: &str =
+    "type.googleapis.com/google.crypto.tink.XChaCha20Poly1305Key";
 
 /// A key id: Tink's 32-bit identifier, carried in the ciphertext prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,7 +37,10 @@ impl fmt::Display for KeyId {
     }
 }
 
-/// The AEAD algorithms this crate implements.
+/// The AEAD algorithms this crate implements: Tink's key type and key size
+/// (and hash, for AES-CTR-HMAC). The other parameters of a key (nonce, IV
+/// and tag sizes) are read from the key; a new key gets Tink's standard ones
+/// (see [`Template`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
@@ -38,23 +52,84 @@ pub enum Algorithm {
     Aes128Gcm,
     /// AES-256-GCM, Tink's `AesGcmKey` with a 32-byte key.
     Aes256Gcm,
+    /// AES-128-CTR then HMAC-SHA256, Tink's `AesCtrHmacAeadKey` with a
+    /// 16-byte AES key; new keys as Tink's `AES128_CTR_HMAC_SHA256` (16-byte
+    /// IV, 32-byte HMAC key, 16-byte tag).
+    Aes128CtrHmacSha256,
+    /// AES-256-CTR then HMAC-SHA256; new keys as Tink's
+    /// `AES256_CTR_HMAC_SHA256` (16-byte IV, 32-byte HMAC key, 32-byte tag).
+    Aes256CtrHmacSha256,
+    /// AES-128-CTR then HMAC-SHA512 (Tink has no template for it; new keys:
+    /// 16-byte IV, 64-byte HMAC key, 32-byte tag).
+    Aes128CtrHmacSha512,
+    /// AES-256-CTR then HMAC-SHA512 (new keys: 16-byte IV, 64-byte HMAC
+    /// key, 64-byte tag).
+    Aes256CtrHmacSha512,
+    /// AES-128-EAX, Tink's `AesEaxKey` with a 16-byte key; new keys as
+    /// Tink's `AES128_EAX` (16-byte nonce).
+    Aes128Eax,
+    /// AES-256-EAX; new keys as Tink's `AES256_EAX` (16-byte nonce).
+    Aes256Eax,
+    /// ChaCha20-Poly1305 (RFC 8439), Tink's `ChaCha20Poly1305Key`.
+    ChaCha20Poly1305,
+    /// XChaCha20-Poly1305 (24-byte nonce), Tink's `XChaCha20Poly1305Key`.
+    XChaCha20Poly1305,
 }
 
 impl Algorithm {
+    /// Every algorithm, in the order the keyset tool lists them.
+    pub const ALL: [Algorithm; 12] = [
+        Algorithm::Aes256GcmSiv,
+        Algorithm::Aes128GcmSiv,
+        Algorithm::Aes256Gcm,
+        Algorithm::Aes128Gcm,
+        Algorithm::Aes128CtrHmacSha256,
+        Algorithm::Aes256CtrHmacSha256,
+        Algorithm::Aes128CtrHmacSha512,
+        Algorithm::Aes256CtrHmacSha512,
+        Algorithm::Aes128Eax,
+        Algorithm::Aes256Eax,
+        Algorithm::ChaCha20Poly1305,
+        Algorithm::XChaCha20Poly1305,
+    ];
+
     /// Tink's type URL of the key type.
     pub fn type_url(self) -> &'static str {
         match self {
             Algorithm::Aes128GcmSiv | Algorithm::Aes256GcmSiv => AES_GCM_SIV_TYPE_URL,
             Algorithm::Aes128Gcm | Algorithm::Aes256Gcm => AES_GCM_TYPE_URL,
+            Algorithm::Aes128CtrHmacSha256
+            | Algorithm::Aes256CtrHmacSha256
+            | Algorithm::Aes128CtrHmacSha512
+            | Algorithm::Aes256CtrHmacSha512 => AES_CTR_HMAC_AEAD_TYPE_URL,
+            Algorithm::Aes128Eax | Algorithm::Aes256Eax => AES_EAX_TYPE_URL,
+            Algorithm::ChaCha20Poly1305 => CHACHA20_POLY1305_TYPE_URL,
+            Algorithm::XChaCha20Poly1305 => XCHACHA20_POLY1305_TYPE_URL,
         }
     }
 
-    /// Key length in bytes.
+    /// Length in bytes of the (AES or ChaCha20) encryption key.
     pub fn key_len(self) -> usize {
         match self {
-            Algorithm::Aes128GcmSiv | Algorithm::Aes128Gcm => 16,
-            Algorithm::Aes256GcmSiv | Algorithm::Aes256Gcm => 32,
+            Algorithm::Aes128GcmSiv
+            | Algorithm::Aes128Gcm
+            | Algorithm::Aes128CtrHmacSha256
+            | Algorithm::Aes128CtrHmacSha512
+            | Algorithm::Aes128Eax => 16,
+            _ => 32,
         }
+    }
+
+    /// Whether this is AES-GCM or AES-GCM-SIV: the algorithms an
+    /// [`Envelope`](crate::Envelope) can draw data keys of.
+    pub fn is_gcm(self) -> bool {
+        matches!(
+            self,
+            Algorithm::Aes128GcmSiv
+                | Algorithm::Aes256GcmSiv
+                | Algorithm::Aes128Gcm
+                | Algorithm::Aes256Gcm
+        )
     }
 
     /// The template name used by the keyset tool (`aes256-gcm-siv`, ...).
@@ -64,45 +139,100 @@ impl Algorithm {
             Algorithm::Aes256GcmSiv => "aes256-gcm-siv",
             Algorithm::Aes128Gcm => "aes128-gcm",
             Algorithm::Aes256Gcm => "aes256-gcm",
+            Algorithm::Aes128CtrHmacSha256 => "aes128-ctr-hmac-sha256",
+            Algorithm::Aes256CtrHmacSha256 => "aes256-ctr-hmac-sha256",
+            Algorithm::Aes128CtrHmacSha512 => "aes128-ctr-hmac-sha512",
+            Algorithm::Aes256CtrHmacSha512 => "aes256-ctr-hmac-sha512",
+            Algorithm::Aes128Eax => "aes128-eax",
+            Algorithm::Aes256Eax => "aes256-eax",
+            Algorithm::ChaCha20Poly1305 => "chacha20-poly1305",
+            Algorithm::XChaCha20Poly1305 => "xchacha20-poly1305",
         }
     }
 
-    /// Parses a template name (`aes256-gcm-siv`, `aes128-gcm-siv`,
-    /// `aes256-gcm`, `aes128-gcm`).
+    /// Parses a template name ([`Algorithm::name`], any case).
     pub fn from_name(name: &str) -> Option<Algorithm> {
-        [
-            Algorithm::Aes256GcmSiv,
-            Algorithm::Aes128GcmSiv,
-            Algorithm::Aes256Gcm,
-            Algorithm::Aes128Gcm,
-        ]
-        .into_iter()
-        .find(|a| a.name().eq_ignore_ascii_case(name))
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
     }
 
-    /// The family of a type URL; the key size is read from the key itself.
-    pub(crate) fn from_type_url(type_url: &str) -> Option<Algorithm> {
-        match type_url {
-            AES_GCM_SIV_TYPE_URL => Some(Algorithm::Aes256GcmSiv),
-            AES_GCM_TYPE_URL => Some(Algorithm::Aes256Gcm),
+    /// The AES-GCM or AES-GCM-SIV algorithm of a key of this type URL
+    /// holding `key_value_len` bytes (the envelope's data keys).
+    pub(crate) fn for_key(type_url: &str, key_value_len: usize) -> Option<Algorithm> {
+        match (type_url, key_value_len) {
+            (AES_GCM_SIV_TYPE_URL, 16) => Some(Algorithm::Aes128GcmSiv),
+            (AES_GCM_SIV_TYPE_URL, _) => Some(Algorithm::Aes256GcmSiv),
+            (AES_GCM_TYPE_URL, 16) => Some(Algorithm::Aes128Gcm),
+            (AES_GCM_TYPE_URL, _) => Some(Algorithm::Aes256Gcm),
             _ => None,
         }
-        .map(|family| family.with_key_len_of(None))
     }
 
-    fn with_key_len_of(self, len: Option<usize>) -> Algorithm {
-        let siv = matches!(self, Algorithm::Aes128GcmSiv | Algorithm::Aes256GcmSiv);
-        match (siv, len) {
-            (true, Some(16)) => Algorithm::Aes128GcmSiv,
-            (true, _) => Algorithm::Aes256GcmSiv,
-            (false, Some(16)) => Algorithm::Aes128Gcm,
-            (false, _) => Algorithm::Aes256Gcm,
+    /// The serialized key proto of a fresh key of this algorithm, with
+    /// Tink's standard parameters.
+    fn new_key_value(self) -> Vec<u8> {
+        let mut key = zeroize::Zeroizing::new(vec![0u8; self.key_len()]);
+        crate::random::fill_or_abort(&mut key);
+        let simple = |key: &[u8]| {
+            let mut k = proto::AesKey {
+                version: 0,
+                key_value: key.to_vec(),
+            };
+            let value = k.encode_to_vec();
+            k.key_value.zeroize();
+            value
+        };
+        let ctr_hmac = |hash: i32, hmac_len: usize, tag_size: u32| {
+            let mut hmac_key = zeroize::Zeroizing::new(vec![0u8; hmac_len]);
+            crate::random::fill_or_abort(&mut hmac_key);
+            let mut k = proto::AesCtrHmacAeadKey {
+                version: 0,
+                aes_ctr_key: Some(proto::AesCtrKey {
+                    version: 0,
+                    params: Some(proto::AesCtrParams { iv_size: 16 }),
+                    key_value: key.to_vec(),
+                }),
+                hmac_key: Some(proto::HmacKey {
+                    version: 0,
+                    params: Some(proto::HmacParams { hash, tag_size }),
+                    key_value: hmac_key.to_vec(),
+                }),
+            };
+            let value = k.encode_to_vec();
+            k.zeroize_keys();
+            value
+        };
+        match self {
+            Algorithm::Aes128GcmSiv
+            | Algorithm::Aes256GcmSiv
+            | Algorithm::Aes128Gcm
+            | Algorithm::Aes256Gcm
+            | Algorithm::XChaCha20Poly1305 => simple(&key),
+            Algorithm::ChaCha20Poly1305 => {
+                let mut k = proto::ChaCha20Poly1305Key {
+                    version: 0,
+                    key_value: key.to_vec(),
+                };
+                let value = k.encode_to_vec();
+                k.key_value.zeroize();
+                value
+            }
+            Algorithm::Aes128CtrHmacSha256 => ctr_hmac(hash_type::SHA256, 32, 16),
+            Algorithm::Aes256CtrHmacSha256 => ctr_hmac(hash_type::SHA256, 32, 32),
+            Algorithm::Aes128CtrHmacSha512 => ctr_hmac(hash_type::SHA512, 64, 32),
+            Algorithm::Aes256CtrHmacSha512 => ctr_hmac(hash_type::SHA512, 64, 64),
+            Algorithm::Aes128Eax | Algorithm::Aes256Eax => {
+                let mut k = proto::AesEaxKey {
+                    version: 0,
+                    params: Some(proto::AesEaxParams { iv_size: 16 }),
+                    key_value: key.to_vec(),
+                };
+                let value = k.encode_to_vec();
+                k.key_value.zeroize();
+                value
+            }
         }
-    }
-
-    /// The algorithm of a key of this type URL holding `key_value_len` bytes.
-    pub(crate) fn for_key(type_url: &str, key_value_len: usize) -> Option<Algorithm> {
-        Algorithm::from_type_url(type_url).map(|a| a.with_key_len_of(Some(key_value_len)))
     }
 }
 
@@ -229,6 +359,14 @@ impl Template {
         algorithm: Algorithm::Aes256Gcm,
         prefix: OutputPrefix::Tink,
     };
+
+    /// `algorithm` with a TINK prefix (Tink's templates of that name).
+    pub const fn tink(algorithm: Algorithm) -> Template {
+        Template {
+            algorithm,
+            prefix: OutputPrefix::Tink,
+        }
+    }
 }
 
 impl Default for Template {
@@ -468,18 +606,27 @@ impl Keyset {
             .collect()
     }
 
-    /// The AEAD primitive of this keyset (key schedules computed now).
+    /// The AEAD primitive of this keyset (key schedules computed now). It
+    /// decrypts with every ENABLED key of a supported type whatever the
+    /// primary's type; if this crate cannot use the primary,
+    /// [`Aead::encrypt`] is [`Error::UnsupportedKeyType`].
     ///
     /// # Errors
-    /// [`Error::UnsupportedKeyType`] if the primary is of a type this crate
-    /// does not implement.
+    /// [`Error::InvalidKey`] if a key's material is malformed.
     pub fn aead(&self) -> Result<Aead> {
         Aead::from_keyset(&self.inner)
     }
 
-    /// Envelope encryption with this keyset as key-encryption key and fresh
-    /// data keys of `dek` (normally [`Algorithm::Aes256GcmSiv`]).
+    /// Envelope encryption with this keyset as key-encryption key (any
+    /// supported type) and fresh data keys of `dek` (normally
+    /// [`Algorithm::Aes256GcmSiv`]).
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedDataKey`] if `dek` is not AES-GCM or AES-GCM-SIV.
     pub fn envelope(&self, dek: Algorithm) -> Result<Envelope> {
+        if !dek.is_gcm() {
+            return Err(Error::UnsupportedDataKey(dek));
+        }
         Ok(Envelope::new(self.aead()?, dek))
     }
 
@@ -491,15 +638,7 @@ impl Keyset {
 
     fn push_new_key(&mut self, template: Template) -> KeyId {
         let id = self.fresh_id();
-        let mut key_value = zeroize::Zeroizing::new(vec![0u8; template.algorithm.key_len()]);
-        crate::random::fill_or_abort(&mut key_value);
-        let key = proto::AesKey {
-            version: 0,
-            key_value: key_value.to_vec(),
-        };
-        let value = key.encode_to_vec();
-        let mut key = key;
-        key.key_value.zeroize();
+        let value = template.algorithm.new_key_value();
         self.inner.key.push(proto::Key {
             key_data: Some(proto::KeyData {
                 type_url: template.algorithm.type_url().to_owned(),
@@ -612,19 +751,60 @@ impl Keyset {
     }
 }
 
-/// The algorithm of a key of a supported type: the family from the type
-/// URL, the size from the key (256-bit if the key does not parse; using it
-/// then reports the problem).
+/// The algorithm of a key of a supported type: the type from the type
+/// URL, the size (and hash) from the key; 256-bit (SHA-256) if the key does
+/// not parse, using it then reports the problem.
 pub(crate) fn algorithm_of(data: &proto::KeyData) -> Option<Algorithm> {
-    let family = Algorithm::from_type_url(&data.type_url)?;
-    let len = proto::AesKey::decode(data.value.as_slice())
-        .map(|mut k| {
-            let len = k.key_value.len();
-            k.key_value.zeroize();
-            len
-        })
-        .unwrap_or(family.key_len());
-    Algorithm::for_key(&data.type_url, len)
+    let value = data.value.as_slice();
+    Some(match data.type_url.as_str() {
+        AES_GCM_SIV_TYPE_URL | AES_GCM_TYPE_URL => {
+            let len = proto::AesKey::decode(value)
+                .map(|mut k| {
+                    let len = k.key_value.len();
+                    k.key_value.zeroize();
+                    len
+                })
+                .unwrap_or(32);
+            Algorithm::for_key(&data.type_url, len)?
+        }
+        AES_EAX_TYPE_URL => {
+            let len = proto::AesEaxKey::decode(value)
+                .map(|mut k| {
+                    let len = k.key_value.len();
+                    k.key_value.zeroize();
+                    len
+                })
+                .unwrap_or(32);
+            if len == 16 {
+                Algorithm::Aes128Eax
+            } else {
+                Algorithm::Aes256Eax
+            }
+        }
+        AES_CTR_HMAC_AEAD_TYPE_URL => {
+            let (len, hash) = proto::AesCtrHmacAeadKey::decode(value)
+                .map(|mut k| {
+                    let len = k.aes_ctr_key.as_ref().map_or(32, |a| a.key_value.len());
+                    let hash = k
+                        .hmac_key
+                        .as_ref()
+                        .and_then(|h| h.params.as_ref())
+                        .map_or(hash_type::SHA256, |p| p.hash);
+                    k.zeroize_keys();
+                    (len, hash)
+                })
+                .unwrap_or((32, hash_type::SHA256));
+            match (len, hash == hash_type::SHA512) {
+                (16, false) => Algorithm::Aes128CtrHmacSha256,
+                (16, true) => Algorithm::Aes128CtrHmacSha512,
+                (_, false) => Algorithm::Aes256CtrHmacSha256,
+                (_, true) => Algorithm::Aes256CtrHmacSha512,
+            }
+        }
+        CHACHA20_POLY1305_TYPE_URL => Algorithm::ChaCha20Poly1305,
+        XCHACHA20_POLY1305_TYPE_URL => Algorithm::XChaCha20Poly1305,
+        _ => return None,
+    })
 }
 
 /// Tink's keyset validation, plus: key ids are unique, and every key of a

@@ -1,4 +1,5 @@
-//! Tink's protobuf messages (`tink.proto`, `aes_gcm.proto`,
+//! Tink's protobuf messages (`tink.proto`, `aes_gcm.proto`, `aes_eax.proto`,
+//! `aes_ctr_hmac_aead.proto`, `chacha20_poly1305.proto`,
 //! `aes_gcm_siv.proto`), declared by hand with `prost` so that no build step
 //! needs `protoc`. Field numbers follow Tink exactly; enums are kept as `i32`
 //! so that values this crate does not know survive a read and a write.
@@ -112,8 +113,9 @@ pub struct EncryptedKeyset {
     pub keyset_info: Option<KeysetInfo>,
 }
 
-/// `google.crypto.tink.AesGcmKey` and `google.crypto.tink.AesGcmSivKey`
-/// (the same fields: version 1, key_value 3).
+/// `google.crypto.tink.AesGcmKey`, `google.crypto.tink.AesGcmSivKey` and
+/// `google.crypto.tink.XChaCha20Poly1305Key` (the same fields: version 1,
+/// key_value 3).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AesKey {
     /// Key version (0).
@@ -121,5 +123,127 @@ pub struct AesKey {
     pub version: u32,
     /// The raw AES key (secret).
     #[prost(bytes = "vec", tag = "3")]
+    pub key_value: Vec<u8>,
+}
+
+/// `google.crypto.tink.HashType`.
+pub mod hash_type {
+    /// SHA1
+    pub const SHA1: i32 = 1;
+    /// SHA384
+    pub const SHA384: i32 = 2;
+    /// SHA256
+    pub const SHA256: i32 = 3;
+    /// SHA512
+    pub const SHA512: i32 = 4;
+    /// SHA224
+    pub const SHA224: i32 = 5;
+}
+
+/// `google.crypto.tink.AesEaxParams`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AesEaxParams {
+    /// Nonce length: 12 or 16.
+    #[prost(uint32, tag = "1")]
+    pub iv_size: u32,
+}
+
+/// `google.crypto.tink.AesEaxKey`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AesEaxKey {
+    /// Key version (0).
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// Parameters.
+    #[prost(message, optional, tag = "2")]
+    pub params: Option<AesEaxParams>,
+    /// The raw AES key (secret).
+    #[prost(bytes = "vec", tag = "3")]
+    pub key_value: Vec<u8>,
+}
+
+/// `google.crypto.tink.AesCtrParams`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AesCtrParams {
+    /// IV length: 12 to 16.
+    #[prost(uint32, tag = "1")]
+    pub iv_size: u32,
+}
+
+/// `google.crypto.tink.AesCtrKey`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AesCtrKey {
+    /// Key version (0).
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// Parameters.
+    #[prost(message, optional, tag = "2")]
+    pub params: Option<AesCtrParams>,
+    /// The raw AES key (secret).
+    #[prost(bytes = "vec", tag = "3")]
+    pub key_value: Vec<u8>,
+}
+
+/// `google.crypto.tink.HmacParams`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HmacParams {
+    /// `HashType`.
+    #[prost(int32, tag = "1")]
+    pub hash: i32,
+    /// Tag length in bytes.
+    #[prost(uint32, tag = "2")]
+    pub tag_size: u32,
+}
+
+/// `google.crypto.tink.HmacKey`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HmacKey {
+    /// Key version (0).
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// Parameters.
+    #[prost(message, optional, tag = "2")]
+    pub params: Option<HmacParams>,
+    /// The HMAC key (secret).
+    #[prost(bytes = "vec", tag = "3")]
+    pub key_value: Vec<u8>,
+}
+
+/// `google.crypto.tink.AesCtrHmacAeadKey`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AesCtrHmacAeadKey {
+    /// Key version (0).
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// The AES-CTR half.
+    #[prost(message, optional, tag = "2")]
+    pub aes_ctr_key: Option<AesCtrKey>,
+    /// The HMAC half.
+    #[prost(message, optional, tag = "3")]
+    pub hmac_key: Option<HmacKey>,
+}
+
+impl AesCtrHmacAeadKey {
+    /// Erases both keys.
+    pub fn zeroize_keys(&mut self) {
+        use zeroize::Zeroize as _;
+        if let Some(k) = &mut self.aes_ctr_key {
+            k.key_value.zeroize();
+        }
+        if let Some(k) = &mut self.hmac_key {
+            k.key_value.zeroize();
+        }
+    }
+}
+
+/// `google.crypto.tink.ChaCha20Poly1305Key`: unlike the others, its key is
+/// field 2.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ChaCha20Poly1305Key {
+    /// Key version (0).
+    #[prost(uint32, tag = "1")]
+    pub version: u32,
+    /// The raw ChaCha20 key (secret).
+    #[prost(bytes = "vec", tag = "2")]
     pub key_value: Vec<u8>,
 }

@@ -949,16 +949,21 @@ fn fake_kms_keysets_are_kept_but_refused() {
         assert_eq!(info.algorithm, None, "{variant}");
         assert_eq!(info.type_url, KMS_ENVELOPE_TYPE_URL);
 
+        // The primitive builds (it would decrypt with other keys), but
+        // encrypting names the primary and its type.
         let id = keyset.primary_id().0;
-        match keyset.aead() {
+        match keyset.aead().unwrap().encrypt(b"x", b"") {
             Err(Error::UnsupportedKeyType { key_id, type_url }) => {
                 assert_eq!(key_id, id);
                 assert_eq!(type_url, KMS_ENVELOPE_TYPE_URL);
             }
-            other => panic!("{variant}: aead() gave {other:?}"),
+            other => panic!("{variant}: encrypt gave {other:?}"),
         }
         assert!(matches!(
-            keyset.envelope(Algorithm::Aes256GcmSiv),
+            keyset
+                .envelope(Algorithm::Aes256GcmSiv)
+                .unwrap()
+                .encrypt(b"x", b""),
             Err(Error::UnsupportedKeyType { .. })
         ));
     }
@@ -1190,7 +1195,7 @@ fn mac_and_prf_keysets_are_kept_but_refused() {
         let keyset = check_keyset_block(block, &what);
         assert_eq!(keyset.list()[0].type_url, type_url);
         assert_eq!(keyset.list()[0].algorithm, None);
-        match keyset.aead() {
+        match keyset.aead().unwrap().encrypt(b"x", b"") {
             Err(Error::UnsupportedKeyType {
                 key_id,
                 type_url: found,
@@ -1198,10 +1203,13 @@ fn mac_and_prf_keysets_are_kept_but_refused() {
                 assert_eq!(key_id, keyset.primary_id().0, "{what}");
                 assert_eq!(found, type_url, "{what}");
             }
-            other => panic!("{what}: aead() gave {other:?}"),
+            other => panic!("{what}: encrypt gave {other:?}"),
         }
         assert!(matches!(
-            keyset.envelope(Algorithm::Aes256GcmSiv),
+            keyset
+                .envelope(Algorithm::Aes256GcmSiv)
+                .unwrap()
+                .encrypt(b"x", b""),
             Err(Error::UnsupportedKeyType { .. })
         ));
     }

@@ -231,7 +231,8 @@ fn a_raw_key_in_the_keyset_keeps_an_unknown_prefix_opaque() {
 #[test]
 fn a_key_of_an_unsupported_type_is_in_the_keyset() {
     // An ENABLED HMAC key the keyset keeps without using: a ciphertext naming
-    // it is not "unknown", it fails like any other.
+    // it is not "unknown", and not silently skipped: the error names the
+    // key and its type.
     let keyset = Keyset::generate(Template::AES256_GCM_SIV);
     let mut json: Value = serde_json::from_str(&keyset.insecure_to_json()).unwrap();
     let hmac_value = {
@@ -253,7 +254,15 @@ fn a_key_of_an_unsupported_type_is_in_the_keyset() {
     let keyset = Keyset::parse(json.to_string().as_bytes()).unwrap();
     let mut ct = vec![1, 0, 0, 0, 99];
     ct.extend_from_slice(&[0x55; 40]);
-    assert_decryption(keyset.aead().unwrap().decrypt(&ct, b""), "HMAC key id");
+    match keyset.aead().unwrap().decrypt(&ct, b"") {
+        Err(Error::UnsupportedKeyType {
+            key_id: 99,
+            type_url,
+        }) => {
+            assert_eq!(type_url, "type.googleapis.com/google.crypto.tink.HmacKey")
+        }
+        other => panic!("HMAC key id: {other:?}"),
+    }
     ct[4] = 98;
     assert_unknown_key(keyset.aead().unwrap().decrypt(&ct, b""), KeyId(98), "id 98");
 }
