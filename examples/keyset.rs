@@ -636,7 +636,8 @@ fn run(command: Command) -> Result<(), Failure> {
             // 34-byte data-key proto would serve as an envelope's wrapped
             // key: a plain encryption without associated data must be asked
             // for, and the events' keyset should encrypt nothing else.
-            if !crypt.envelope && crypt.aad_hex.is_none() && !crypt.no_aad {
+            let no_aad_given = crypt.aad_hex.as_ref().is_none_or(|h| h.0.is_empty());
+            if !crypt.envelope && no_aad_given && !crypt.no_aad {
                 return Err(Failure::Mismatch {
                     context: "encrypt".into(),
                     message: "give the associated data (--aad-hex HEX) or --no-aad: a ciphertext without associated data could be passed off as an envelope's wrapped data key, so the keyset that encrypts events must not encrypt other data without it",

@@ -485,6 +485,12 @@ fn wrong_or_missing_aad_fails_authentication() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--no-aad"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
+    let run = s.run(&["encrypt", "--keyset", &ks, "--aad-hex", ""], b"data");
+    assert_eq!(
+        run.code, 2,
+        "an empty --aad-hex is no associated data: {}",
+        run.stderr
+    );
     let ciphertext = s.encrypt(&ks, &["--no-aad"], b"on purpose");
     assert_eq!(s.decrypt(&ks, &[], &ciphertext).ok(), b"on purpose");
     // Envelopes with data keys of either family open without saying which.

@@ -243,8 +243,14 @@ async fn sealed_documents_store_only_the_secure_half() {
         repo.get("root").await,
         Err(stream_store::mongo::Error::Tampered { .. })
     ));
-    // The field removed, or emptied: an error, not an empty value.
-    for update in [doc! {"$unset": {"pin": ""}}, doc! {"$set": {"pin": {}}}] {
+    // The field removed, emptied, or replaced by a shape the reader does
+    // not decrypt (an extra key, an array): an error, not a value.
+    for update in [
+        doc! {"$unset": {"pin": ""}},
+        doc! {"$set": {"pin": {}}},
+        doc! {"$set": {"pin": {"clear": "0000", "x": 1}}},
+        doc! {"$set": {"pin": ["0000"]}},
+    ] {
         repo.put("root", &value).await.unwrap();
         raw.update_one(doc! {"_id": "root"}, update).await.unwrap();
         assert!(repo.get("root").await.is_err());

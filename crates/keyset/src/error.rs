@@ -126,9 +126,8 @@ pub enum Error {
         /// Its status: [`KeyStatus::Disabled`] or [`KeyStatus::Destroyed`].
         status: KeyStatus,
     },
-    /// A forked child could not reseed its generator from the operating
-    /// system: nothing was encrypted (a nonce drawn then could repeat the
-    /// parent's).
+    /// The operating system's random generator could not be reached:
+    /// nothing was encrypted.
     #[error("the operating system's random generator is unavailable: nothing was encrypted")]
     Randomness,
     /// Encryption failed (the plaintext or associated data is too long for

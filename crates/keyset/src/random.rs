@@ -1,50 +1,24 @@
 //! Randomness that does not repeat across `fork()`.
 //!
-//! Nonces, data keys and key material come from the thread's
-//! cryptographically secure generator (`rand::rng()`: ChaCha12 seeded from
-//! the operating system, reseeded periodically), which a forked child would
-//! otherwise inherit with its whole state: parent and child would draw the
-//! same nonces (keystream reuse, and with GCM the authentication key). So
-//! before every draw the process id is compared with the one the thread's
-//! generator was last (re)seeded in; a different one means this is a child
-//! (the only thread of a child is a copy of the forking thread, with its
-//! thread-local state), and the generator is reseeded from the operating
-//! system first. A child never has its parent's id while the parent runs,
-//! and a recorded id belongs to the process that reseeded, so the check
-//! cannot miss a fork. Cost: one `getpid` per draw (about 75 ns here).
-
-use std::cell::Cell;
-
-use rand::RngCore as _;
+//! Nonces, data keys and key material come straight from the operating
+//! system's generator (`getrandom`), with no state in user space: a forked
+//! child has nothing to inherit, so parent and child never draw the same
+//! nonces. (A thread generator reseeded when the process id changes was
+//! tried first; a review showed it misses a fork when a child that never
+//! drew forks a grandchild that gets the original process id back, pid
+//! reuse or a new pid namespace.) An envelope draws its data key and both
+//! nonces in one call. Cost: about 330 ns per draw here (see
+//! `docs/PERFORMANCE.md`).
 
 use crate::error::{Error, Result};
 
-thread_local! {
-    /// The process id this thread's generator was last reseeded in.
-    static SEEDED_IN: Cell<u32> = const { Cell::new(0) };
-}
-
-/// The thread's generator, reseeded first if this is a forked child;
-/// `None` if it needed reseeding and the operating system's generator
-/// could not be reached (drawing then would repeat the parent's stream).
-fn generator() -> Option<rand::rngs::ThreadRng> {
-    let mut rng = rand::rng();
-    let pid = std::process::id();
-    if SEEDED_IN.with(Cell::get) != pid {
-        rng.reseed().ok()?;
-        SEEDED_IN.with(|s| s.set(pid));
-    }
-    Some(rng)
-}
-
-/// Fills `buf` with random bytes, fork-safe.
+/// Fills `buf` from the operating system's generator.
 ///
 /// # Errors
-/// [`Error::Randomness`] when the generator must be reseeded (a forked
-/// child) and the operating system's generator cannot be reached.
+/// [`Error::Randomness`] when the operating system's generator cannot be
+/// reached; nothing was drawn.
 pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
-    generator().ok_or(Error::Randomness)?.fill_bytes(buf);
-    Ok(())
+    getrandom::fill(buf).map_err(|_| Error::Randomness)
 }
 
 /// Fills `buf` for key generation, whose API cannot fail: without the

@@ -42,14 +42,33 @@ impl<T> Secure<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secure<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        // Only a map of `clear`, `secure` and `v` (the shape the reader
+        // decrypts or refuses): a sequence or a map with another key would
+        // pass a stored clear value through undecrypted.
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Shape<T> {
             #[serde(default = "Option::default")]
             clear: Option<T>,
             #[serde(default)]
             secure: Option<Binary>,
+            #[serde(default, rename = "v")]
+            _version: Option<i64>,
         }
-        let shape = Shape::<T>::deserialize(d)?;
+        struct Only<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = Shape<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sealed value {clear, secure}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Shape<T>, A::Error> {
+                Shape::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let shape = d.deserialize_map(Only::<T>(PhantomData))?;
         match shape.clear {
             Some(clear) => Ok(Secure {
                 clear: Some(clear),
