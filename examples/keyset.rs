@@ -152,39 +152,10 @@ struct Crypt {
     /// data-key family, whatever `--dek-template` says.
     #[arg(long)]
     envelope: bool,
-    /// The data keys' template of `--envelope` encryption.
-    #[arg(long, value_enum, default_value_t = DekTemplateName::Aes256GcmSiv, requires = "envelope")]
-    dek_template: DekTemplateName,
-}
-
-/// The data-key algorithms `--dek-template` accepts: AES-GCM-SIV and
-/// AES-GCM, the families an envelope draws data keys of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum DekTemplateName {
-    /// AES-256-GCM-SIV.
-    #[value(name = "aes256-gcm-siv")]
-    Aes256GcmSiv,
-    /// AES-128-GCM-SIV.
-    #[value(name = "aes128-gcm-siv")]
-    Aes128GcmSiv,
-    /// AES-256-GCM.
-    #[value(name = "aes256-gcm")]
-    Aes256Gcm,
-    /// AES-128-GCM.
-    #[value(name = "aes128-gcm")]
-    Aes128Gcm,
-}
-
-impl DekTemplateName {
-    /// The library's algorithm.
-    fn algorithm(self) -> Algorithm {
-        match self {
-            DekTemplateName::Aes256GcmSiv => Algorithm::Aes256GcmSiv,
-            DekTemplateName::Aes128GcmSiv => Algorithm::Aes128GcmSiv,
-            DekTemplateName::Aes256Gcm => Algorithm::Aes256Gcm,
-            DekTemplateName::Aes128Gcm => Algorithm::Aes128Gcm,
-        }
-    }
+    /// The data keys' template of `--envelope` encryption (an AES-GCM or
+    /// AES-GCM-SIV one; the library refuses the others).
+    #[arg(long, value_enum, default_value_t = TemplateName::Aes256GcmSiv, requires = "envelope")]
+    dek_template: TemplateName,
 }
 
 /// The algorithms `--template` accepts.
