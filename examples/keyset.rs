@@ -555,14 +555,32 @@ fn output(bytes: &[u8]) -> Result<(), Failure> {
         .map_err(Failure::io("cannot write to standard output"))
 }
 
-/// Reads all of stdin, zeroized when dropped.
+/// Reads all of stdin (a plaintext, or key material), zeroized when
+/// dropped. The buffer grows by hand: a `Vec`'s own growth would free its
+/// old buffer without wiping it.
 fn input() -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let mut bytes = Zeroizing::new(Vec::new());
-    io::stdin()
-        .lock()
-        .read_to_end(&mut bytes)
-        .map_err(Failure::io("cannot read standard input"))?;
-    Ok(bytes)
+    let mut stdin = io::stdin().lock();
+    let mut bytes = Zeroizing::new(Vec::with_capacity(64 * 1024));
+    loop {
+        if bytes.len() == bytes.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(bytes.capacity() * 2));
+            bigger.extend_from_slice(&bytes);
+            bytes = bigger; // the old buffer is wiped as it drops
+        }
+        let filled = bytes.len();
+        let room = bytes.capacity();
+        bytes.resize(room, 0); // within capacity: no reallocation
+        let read = stdin.read(&mut bytes[filled..]);
+        match read {
+            Ok(0) => {
+                bytes.truncate(filled);
+                return Ok(bytes);
+            }
+            Ok(n) => bytes.truncate(filled + n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => bytes.truncate(filled),
+            Err(e) => return Err(Failure::io("cannot read standard input")(e)),
+        }
+    }
 }
 
 /// Loads a keyset, applies `change` to it and writes it back.

@@ -96,49 +96,41 @@ impl Cipher {
             |what: &str, len: usize, expected: &[usize]| checks.key_len(what, len, expected);
         match algorithm.type_url() {
             crate::keyset::AES_EAX_TYPE_URL => {
-                let mut key =
-                    proto::AesEaxKey::decode(value).map_err(|e| invalid(e.to_string()))?;
+                // Every key proto wipes its material when dropped (`proto`).
+                let key = proto::AesEaxKey::decode(value).map_err(|e| invalid(e.to_string()))?;
                 let iv_size = key.params.as_ref().map_or(0, |p| p.iv_size);
-                let result = version("", key.version)
+                version("", key.version)
                     .and_then(|()| key_len("", key.key_value.len(), &[16, 32]))
                     .and_then(|()| {
                         let iv = usize::try_from(iv_size).unwrap_or(0);
                         Eax::new(&key.key_value, iv)
                             .map(|e| Cipher::Eax(Box::new(e)))
                             .ok_or_else(|| invalid(format!("nonce size {iv_size} is not 12 or 16")))
-                    });
-                key.key_value.zeroize();
-                result
+                    })
             }
             crate::keyset::CHACHA20_POLY1305_TYPE_URL => {
-                let mut key = proto::ChaCha20Poly1305Key::decode(value)
+                let key = proto::ChaCha20Poly1305Key::decode(value)
                     .map_err(|e| invalid(e.to_string()))?;
-                let result = version("", key.version)
+                version("", key.version)
                     .and_then(|()| key_len("", key.key_value.len(), &[32]))
                     .and_then(|()| {
                         Cipher::new(algorithm, &key.key_value)
                             .ok_or_else(|| invalid("wrong key length".into()))
-                    });
-                key.key_value.zeroize();
-                result
+                    })
             }
             crate::keyset::AES_CTR_HMAC_AEAD_TYPE_URL => {
-                let mut key =
+                let key =
                     proto::AesCtrHmacAeadKey::decode(value).map_err(|e| invalid(e.to_string()))?;
-                let result = ctr_hmac_from_proto(&key, &checks);
-                key.zeroize_keys();
-                result
+                ctr_hmac_from_proto(&key, &checks)
             }
             _ => {
-                let mut key = proto::AesKey::decode(value).map_err(|e| invalid(e.to_string()))?;
-                let result = version("", key.version)
+                let key = proto::AesKey::decode(value).map_err(|e| invalid(e.to_string()))?;
+                version("", key.version)
                     .and_then(|()| key_len("", key.key_value.len(), &[algorithm.key_len()]))
                     .and_then(|()| {
                         Cipher::new(algorithm, &key.key_value)
                             .ok_or_else(|| invalid("wrong key length".into()))
-                    });
-                key.key_value.zeroize();
-                result
+                    })
             }
         }
     }

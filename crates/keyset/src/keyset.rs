@@ -174,19 +174,19 @@ impl Algorithm {
     fn new_key_value(self) -> Vec<u8> {
         let mut key = zeroize::Zeroizing::new(vec![0u8; self.key_len()]);
         crate::random::fill_or_abort(&mut key);
+        // Every key proto wipes its material when dropped (`proto`), and
+        // `encode_to_vec` allocates the exact length once.
         let simple = |key: &[u8]| {
-            let mut k = proto::AesKey {
+            proto::AesKey {
                 version: 0,
                 key_value: key.to_vec(),
-            };
-            let value = k.encode_to_vec();
-            k.key_value.zeroize();
-            value
+            }
+            .encode_to_vec()
         };
         let ctr_hmac = |hash: i32, hmac_len: usize, tag_size: u32| {
             let mut hmac_key = zeroize::Zeroizing::new(vec![0u8; hmac_len]);
             crate::random::fill_or_abort(&mut hmac_key);
-            let mut k = proto::AesCtrHmacAeadKey {
+            proto::AesCtrHmacAeadKey {
                 version: 0,
                 aes_ctr_key: Some(proto::AesCtrKey {
                     version: 0,
@@ -198,10 +198,8 @@ impl Algorithm {
                     params: Some(proto::HmacParams { hash, tag_size }),
                     key_value: hmac_key.to_vec(),
                 }),
-            };
-            let value = k.encode_to_vec();
-            k.zeroize_keys();
-            value
+            }
+            .encode_to_vec()
         };
         match self {
             Algorithm::Aes128GcmSiv
@@ -209,29 +207,21 @@ impl Algorithm {
             | Algorithm::Aes128Gcm
             | Algorithm::Aes256Gcm
             | Algorithm::XChaCha20Poly1305 => simple(&key),
-            Algorithm::ChaCha20Poly1305 => {
-                let mut k = proto::ChaCha20Poly1305Key {
-                    version: 0,
-                    key_value: key.to_vec(),
-                };
-                let value = k.encode_to_vec();
-                k.key_value.zeroize();
-                value
+            Algorithm::ChaCha20Poly1305 => proto::ChaCha20Poly1305Key {
+                version: 0,
+                key_value: key.to_vec(),
             }
+            .encode_to_vec(),
             Algorithm::Aes128CtrHmacSha256 => ctr_hmac(hash_type::SHA256, 32, 16),
             Algorithm::Aes256CtrHmacSha256 => ctr_hmac(hash_type::SHA256, 32, 32),
             Algorithm::Aes128CtrHmacSha512 => ctr_hmac(hash_type::SHA512, 64, 32),
             Algorithm::Aes256CtrHmacSha512 => ctr_hmac(hash_type::SHA512, 64, 64),
-            Algorithm::Aes128Eax | Algorithm::Aes256Eax => {
-                let mut k = proto::AesEaxKey {
-                    version: 0,
-                    params: Some(proto::AesEaxParams { iv_size: 16 }),
-                    key_value: key.to_vec(),
-                };
-                let value = k.encode_to_vec();
-                k.key_value.zeroize();
-                value
+            Algorithm::Aes128Eax | Algorithm::Aes256Eax => proto::AesEaxKey {
+                version: 0,
+                params: Some(proto::AesEaxParams { iv_size: 16 }),
+                key_value: key.to_vec(),
             }
+            .encode_to_vec(),
         }
     }
 }
@@ -424,20 +414,6 @@ pub struct Keyset {
     inner: proto::Keyset,
 }
 
-impl Drop for Keyset {
-    fn drop(&mut self) {
-        zeroize_keyset(&mut self.inner);
-    }
-}
-
-fn zeroize_keyset(keyset: &mut proto::Keyset) {
-    for key in &mut keyset.key {
-        if let Some(data) = &mut key.key_data {
-            data.value.zeroize();
-        }
-    }
-}
-
 impl fmt::Debug for Keyset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Keyset")
@@ -516,10 +492,9 @@ impl Keyset {
     }
 
     fn validated(inner: proto::Keyset) -> Result<Keyset> {
-        // Wrap first so that the material is zeroized on every error path.
-        let keyset = Keyset { inner };
-        validate(&keyset.inner)?;
-        Ok(keyset)
+        // On error `inner` is dropped, and its key data wiped (`proto`).
+        validate(&inner)?;
+        Ok(Keyset { inner })
     }
 
     /// Writes the keyset as Tink's cleartext JSON, key material included.
@@ -732,9 +707,8 @@ impl Keyset {
     pub fn destroy(&mut self, id: KeyId) -> Result<()> {
         self.not_primary(id, "destroy")?;
         let key = self.key_mut(id)?;
-        if let Some(mut data) = key.key_data.take() {
-            data.value.zeroize();
-        }
+        // Dropping the key data wipes it (`proto::KeyData`).
+        drop(key.key_data.take());
         key.status = key_status::DESTROYED;
         Ok(())
     }
@@ -759,21 +733,13 @@ pub(crate) fn algorithm_of(data: &proto::KeyData) -> Option<Algorithm> {
     Some(match data.type_url.as_str() {
         AES_GCM_SIV_TYPE_URL | AES_GCM_TYPE_URL => {
             let len = proto::AesKey::decode(value)
-                .map(|mut k| {
-                    let len = k.key_value.len();
-                    k.key_value.zeroize();
-                    len
-                })
+                .map(|k| k.key_value.len())
                 .unwrap_or(32);
             Algorithm::for_key(&data.type_url, len)?
         }
         AES_EAX_TYPE_URL => {
             let len = proto::AesEaxKey::decode(value)
-                .map(|mut k| {
-                    let len = k.key_value.len();
-                    k.key_value.zeroize();
-                    len
-                })
+                .map(|k| k.key_value.len())
                 .unwrap_or(32);
             if len == 16 {
                 Algorithm::Aes128Eax
@@ -783,14 +749,13 @@ pub(crate) fn algorithm_of(data: &proto::KeyData) -> Option<Algorithm> {
         }
         AES_CTR_HMAC_AEAD_TYPE_URL => {
             let (len, hash) = proto::AesCtrHmacAeadKey::decode(value)
-                .map(|mut k| {
+                .map(|k| {
                     let len = k.aes_ctr_key.as_ref().map_or(32, |a| a.key_value.len());
                     let hash = k
                         .hmac_key
                         .as_ref()
                         .and_then(|h| h.params.as_ref())
                         .map_or(hash_type::SHA256, |p| p.hash);
-                    k.zeroize_keys();
                     (len, hash)
                 })
                 .unwrap_or((32, hash_type::SHA256));

@@ -34,6 +34,7 @@ pub mod key_material {
 
 /// `google.crypto.tink.KeyData`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct KeyData {
     /// Type URL of the key, e.g. `type.googleapis.com/google.crypto.tink.AesGcmSivKey`.
     #[prost(string, tag = "1")]
@@ -117,6 +118,7 @@ pub struct EncryptedKeyset {
 /// `google.crypto.tink.XChaCha20Poly1305Key` (the same fields: version 1,
 /// key_value 3).
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct AesKey {
     /// Key version (0).
     #[prost(uint32, tag = "1")]
@@ -150,6 +152,7 @@ pub struct AesEaxParams {
 
 /// `google.crypto.tink.AesEaxKey`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct AesEaxKey {
     /// Key version (0).
     #[prost(uint32, tag = "1")]
@@ -172,6 +175,7 @@ pub struct AesCtrParams {
 
 /// `google.crypto.tink.AesCtrKey`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct AesCtrKey {
     /// Key version (0).
     #[prost(uint32, tag = "1")]
@@ -197,6 +201,7 @@ pub struct HmacParams {
 
 /// `google.crypto.tink.HmacKey`.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct HmacKey {
     /// Key version (0).
     #[prost(uint32, tag = "1")]
@@ -223,22 +228,10 @@ pub struct AesCtrHmacAeadKey {
     pub hmac_key: Option<HmacKey>,
 }
 
-impl AesCtrHmacAeadKey {
-    /// Erases both keys.
-    pub fn zeroize_keys(&mut self) {
-        use zeroize::Zeroize as _;
-        if let Some(k) = &mut self.aes_ctr_key {
-            k.key_value.zeroize();
-        }
-        if let Some(k) = &mut self.hmac_key {
-            k.key_value.zeroize();
-        }
-    }
-}
-
 /// `google.crypto.tink.ChaCha20Poly1305Key`: unlike the others, its key is
 /// field 2.
 #[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
 pub struct ChaCha20Poly1305Key {
     /// Key version (0).
     #[prost(uint32, tag = "1")]
@@ -246,4 +239,83 @@ pub struct ChaCha20Poly1305Key {
     /// The raw ChaCha20 key (secret).
     #[prost(bytes = "vec", tag = "2")]
     pub key_value: Vec<u8>,
+}
+
+/// Key material held by a message: wiped when the message is dropped, on
+/// every path (after use, and when `prost` drops a message it was decoding
+/// because the input turned out malformed), and never shown by `Debug`.
+macro_rules! secret_fields {
+    ($($message:ident { $field:ident }),* $(,)?) => {$(
+        impl Drop for $message {
+            fn drop(&mut self) {
+                zeroize::Zeroize::zeroize(&mut self.$field);
+            }
+        }
+
+        impl core::fmt::Debug for $message {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($message))
+                    .field(stringify!($field), &format_args!("<{} bytes>", self.$field.len()))
+                    .finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+secret_fields! {
+    KeyData { value },
+    AesKey { key_value },
+    AesEaxKey { key_value },
+    AesCtrKey { key_value },
+    HmacKey { key_value },
+    ChaCha20Poly1305Key { key_value },
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+
+    /// `Debug` of a message with key material shows its length only, also
+    /// nested in a keyset.
+    #[test]
+    fn debug_hides_key_material() {
+        let secret = vec![0xA5u8; 32];
+        let key = AesKey {
+            version: 0,
+            key_value: secret.clone(),
+        };
+        let keyset = Keyset {
+            primary_key_id: 7,
+            key: vec![Key {
+                key_data: Some(KeyData {
+                    type_url: "t".into(),
+                    value: key.encode_to_vec(),
+                    key_material_type: key_material::SYMMETRIC,
+                }),
+                status: key_status::ENABLED,
+                key_id: 7,
+                output_prefix_type: output_prefix::TINK,
+            }],
+        };
+        for shown in [format!("{key:?}"), format!("{keyset:?}")] {
+            assert!(shown.contains("bytes>"), "{shown}");
+            assert!(!shown.contains("165"), "{shown}"); // 0xA5 as a number
+            assert!(!shown.to_lowercase().contains("a5a5"), "{shown}");
+        }
+    }
+
+    /// A malformed key proto is refused (and dropped, wiping what was
+    /// decoded) rather than half-read.
+    #[test]
+    fn truncated_key_proto_is_refused() {
+        let mut bytes = AesKey {
+            version: 0,
+            key_value: vec![1; 32],
+        }
+        .encode_to_vec();
+        bytes.truncate(20);
+        assert!(AesKey::decode(bytes.as_slice()).is_err());
+    }
 }
