@@ -60,6 +60,11 @@ impl<'a> Feed<'a> {
         }
     }
 
+    /// The pass this feed is for.
+    pub fn pass(&self) -> Pass {
+        self.pass
+    }
+
     /// One event read.
     fn push(&mut self, event: &SealedEvent) {
         match self.pass {
