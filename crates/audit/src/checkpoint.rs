@@ -57,3 +57,56 @@ pub fn file(report: &VerifyReport, secret: &SealSecret) -> Option<String> {
     text.push('\n');
     Some(text)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testing::{chain, secrets, verifier};
+
+    fn report_of(events: &[stream_chain::SealedEvent]) -> VerifyReport {
+        let mut verifier = verifier();
+        events.iter().for_each(|e| verifier.push(e));
+        verifier.finish()
+    }
+
+    #[test]
+    fn a_saved_file_is_trusted_and_detects_a_cut_tail() {
+        let events = chain(4);
+        let file = file(&report_of(&events), secrets().current()).unwrap();
+        assert!(file.starts_with('{') && file.ends_with("}\n"), "{file}");
+        let mut later = verifier();
+        assert_eq!(trust(file.as_bytes(), &mut later).unwrap(), 1);
+        events[..3].iter().for_each(|e| later.push(e));
+        assert!(!later.finish().is_ok());
+        // An array of them reads too.
+        let array = format!("[{}]", file.trim_end());
+        assert_eq!(trust(array.as_bytes(), &mut verifier()).unwrap(), 1);
+    }
+
+    #[test]
+    fn no_chain_no_file() {
+        assert_eq!(file(&report_of(&[]), secrets().current()), None);
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error() {
+        let e = |bytes: &[u8]| trust(bytes, &mut verifier()).unwrap_err().to_string();
+        assert_eq!(e(b"\xff"), "not UTF-8 text");
+        assert_eq!(e(b"[]"), "the array holds no checkpoint");
+        assert!(e(b"[1,").starts_with("not a JSON array of checkpoints: "));
+        let events = chain(1);
+        let file = file(&report_of(&events), secrets().current()).unwrap();
+        // Sealed by a secret the verifier does not know.
+        let other = SealSecret::from_env_value("another-32-character-seal-secret").unwrap();
+        let mut other = Verifier::new(stream_chain::SealSecrets::new(other));
+        let refused = trust(file.as_bytes(), &mut other).unwrap_err();
+        assert!(
+            matches!(refused, Error::CheckpointRefused { .. }),
+            "{refused:?}"
+        );
+        assert!(refused
+            .to_string()
+            .starts_with("checkpoint of chain `ca`: "));
+    }
+}

@@ -58,3 +58,59 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
         offset += len as u64;
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testing::{chain, dump, Kept};
+
+    #[test]
+    fn each_document_is_handed_on_at_its_offset() {
+        let events = chain(2);
+        let bytes = dump(&events);
+        let first_len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as u64;
+        let mut kept = Kept::default();
+        read(bytes.as_slice(), &mut kept).unwrap();
+        let offsets: Vec<u64> = kept.records.iter().map(|(_, at)| *at).collect();
+        assert_eq!(offsets, [0, first_len]);
+    }
+
+    #[test]
+    fn a_document_that_is_not_an_event_is_a_record_not_an_error() {
+        let document = bson::doc! { "chain": "ca", "seq": 4_i64 };
+        let raw = bson::RawDocumentBuf::try_from(&document).unwrap();
+        let mut kept = Kept::default();
+        read(raw.as_bytes(), &mut kept).unwrap();
+        let [(Err(malformed), 0)] = kept.records.as_slice() else {
+            panic!("{:?}", kept.records.len());
+        };
+        assert_eq!(
+            (malformed.chain.as_ref().map(|c| c.as_str()), malformed.seq),
+            (Some("ca"), Some(4))
+        );
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_naming_the_offset() {
+        let bytes = dump(&chain(2));
+        let first = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        let mut kept = Kept::default();
+        let cut = read(&bytes[..first + 2], &mut kept).unwrap_err();
+        assert!(matches!(cut, Error::BsonLengthTruncated { offset } if offset == first as u64));
+        let cut = read(&bytes[..bytes.len() - 1], &mut kept).unwrap_err();
+        assert!(matches!(cut, Error::BsonTruncated { offset, .. } if offset == first as u64));
+        let mut huge = bytes.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let e = read(huge.as_slice(), &mut kept).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("not a BSON document at byte 0: it claims 4294967295 bytes"),
+            "{e}"
+        );
+        let mut unterminated = bytes;
+        unterminated[first - 1] = 1;
+        let e = read(unterminated.as_slice(), &mut kept).unwrap_err();
+        assert!(matches!(e, Error::BsonUnterminated { offset: 0 }), "{e:?}");
+    }
+}

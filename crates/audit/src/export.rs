@@ -329,3 +329,103 @@ fn json_seq(value: &Value) -> Option<u64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testing::{chain, export, Kept};
+
+    fn events(bytes: &[u8], options: &ReadOptions) -> Result<Vec<SealedEventOrReason>, Error> {
+        let mut kept = Kept::default();
+        read(bytes, &mut kept, options)?;
+        Ok(kept
+            .records
+            .into_iter()
+            .map(|(r, _)| r.map_err(|m| m.reason))
+            .collect())
+    }
+
+    type SealedEventOrReason = Result<stream_chain::SealedEvent, String>;
+
+    #[test]
+    fn lines_an_array_and_pretty_documents_read_alike() {
+        let events_given = chain(3);
+        let lines = export(&events_given);
+        let text = String::from_utf8(lines.clone()).unwrap();
+        let documents: Vec<&str> = text.lines().collect();
+        let array = format!("[{}]", documents.join(",\n"));
+        let pretty = documents
+            .iter()
+            .map(|d| {
+                let value: Value = serde_json::from_str(d).unwrap();
+                serde_json::to_string_pretty(&value).unwrap()
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let expected: Vec<SealedEventOrReason> = events_given.into_iter().map(Ok).collect();
+        for bytes in [lines, array.into_bytes(), pretty.into_bytes()] {
+            for generic in [false, true] {
+                let options = ReadOptions::default().with_generic_json(generic);
+                assert_eq!(events(&bytes, &options).unwrap(), expected);
+            }
+        }
+        assert_eq!(events(b"[]", &ReadOptions::default()).unwrap(), []);
+    }
+
+    #[test]
+    fn a_sink_that_does_not_want_a_code_is_spared_the_conversion() {
+        // Only the generic conversion asks; the fast reader hands on what
+        // it decoded anyway.
+        let bytes = export(&chain(2));
+        let mut kept = Kept {
+            only: Some("STREAM-SHRED"),
+            ..Kept::default()
+        };
+        read(
+            bytes.as_slice(),
+            &mut kept,
+            &ReadOptions::default().with_generic_json(true),
+        )
+        .unwrap();
+        assert!(kept.records.is_empty());
+    }
+
+    #[test]
+    fn what_is_not_an_export_is_an_error_naming_the_offset() {
+        let options = ReadOptions::default();
+        let messages = [
+            (
+                &b"[{}, 5]"[..],
+                "invalid JSON at byte 5: expected a document `{`, found `5`",
+            ),
+            (
+                b"[{} {}]",
+                "invalid JSON at byte 4: expected `,` or `]`, found `{`",
+            ),
+            (
+                b"[] {}",
+                "invalid JSON at byte 3: expected nothing after the JSON array, found `{`",
+            ),
+            (
+                b"[{}",
+                "truncated JSON array: the input ends at byte 3 before its closing `]`",
+            ),
+            (
+                b"{\"a\": ",
+                "truncated JSON document at byte 0: the input ends inside it",
+            ),
+            (b"{}\n{\"a\" 1}", "invalid JSON at byte 8: expected `:`"),
+        ];
+        for (bytes, message) in messages {
+            let e = events(bytes, &options).unwrap_err();
+            assert_eq!(e.to_string(), message, "{}", String::from_utf8_lossy(bytes));
+        }
+        // A document that is JSON but not an event is a record.
+        let reasons = events(b"{\"chain\": \"ca\"}", &options).unwrap();
+        assert!(
+            matches!(reasons.as_slice(), [Err(reason)] if reason.contains("field")),
+            "{reasons:?}"
+        );
+    }
+}

@@ -141,3 +141,64 @@ pub fn read_input<'r, S: Sink + ?Sized>(
         result
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+    use crate::testing::{chain, dump, export, Kept};
+
+    #[test]
+    fn the_format_comes_from_the_first_bytes() {
+        assert_eq!(detect(b""), Format::Empty);
+        assert_eq!(detect(&dump(&chain(1))), Format::Bson);
+        assert_eq!(detect(b" \n{\"v\": 2}"), Format::Json);
+        assert_eq!(detect(b"[]"), Format::Json);
+        assert_eq!(detect(b"   "), Format::Json);
+        assert_eq!(detect(b"hello"), Format::Unknown);
+    }
+
+    #[test]
+    fn both_formats_and_gzip_read_the_same_events() {
+        let events = chain(3);
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzipped.write_all(&export(&events)).unwrap();
+        let gzipped = gzipped.finish().unwrap();
+        for bytes in [dump(&events), export(&events), gzipped] {
+            for options in [
+                ReadOptions::default(),
+                ReadOptions::default().with_generic_json(true),
+            ] {
+                let mut kept = Kept::default();
+                read_input(bytes.as_slice(), &mut kept, &options).unwrap();
+                let read: Vec<_> = kept.records.into_iter().map(|(r, _)| r.unwrap()).collect();
+                assert_eq!(read, events);
+            }
+        }
+    }
+
+    #[test]
+    fn an_input_that_is_not_an_export_is_an_error() {
+        let mut kept = Kept::default();
+        read_input(&b""[..], &mut kept, &ReadOptions::default()).unwrap();
+        assert!(kept.records.is_empty());
+        let e = read_input(&b"hello world"[..], &mut kept, &ReadOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "not a mongodump (BSON) or mongoexport (JSON) file: it starts with bytes 68656c6c"
+        );
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzipped.write_all(b"hello").unwrap();
+        let e = read_input(
+            gzipped.finish().unwrap().as_slice(),
+            &mut kept,
+            &ReadOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Gzip(_)), "{e:?}");
+        assert!(e.to_string().ends_with(" (of the decompressed gzip data)"));
+        assert!(kept.records.is_empty());
+    }
+}

@@ -74,3 +74,92 @@ pub mod report;
 pub use crate::error::Error;
 pub use crate::feed::{is_learned, Feed, Pass, Sink};
 pub use crate::input::{detect, read_input, Format, ReadOptions};
+
+/// What the unit tests share: a sealed chain and a sink that keeps what it
+/// is handed.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod testing {
+    use stream_chain::{
+        ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, SealedEvent, Status,
+        Timestamp, Verifier,
+    };
+    use stream_codec::Malformed;
+
+    use crate::Sink;
+
+    /// The seal secret of the tests.
+    pub const SECRET: &str = "k8s-generated-32-character-secr1";
+
+    /// The secrets of the tests.
+    pub fn secrets() -> SealSecrets {
+        SealSecrets::new(SealSecret::from_env_value(SECRET).unwrap())
+    }
+
+    /// A verifier of [`secrets`].
+    pub fn verifier() -> Verifier {
+        Verifier::new(secrets())
+    }
+
+    /// `n` sealed events of chain `ca`, one public detail each.
+    pub fn chain(n: u64) -> Vec<SealedEvent> {
+        let chainer = Chainer::new(secrets(), None);
+        let mut head = Head::genesis(ChainId::new("ca").unwrap());
+        (0..n)
+            .map(|i| {
+                let draft = EventDraft::new(
+                    "LIFECYCLE-ENROLL",
+                    "ca",
+                    "pod-0",
+                    Status::Success,
+                    Timestamp::from_millis(1_700_000_000_000 + i as i64),
+                )
+                .public("serial", format!("{i:04x}"));
+                chainer.seal(&mut head, &draft).unwrap()
+            })
+            .collect()
+    }
+
+    /// mongodump's bytes of `events`.
+    pub fn dump(events: &[SealedEvent]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for event in events {
+            let document = stream_codec::event_to_document(event);
+            let raw = bson::RawDocumentBuf::try_from(&document).unwrap();
+            bytes.extend_from_slice(raw.as_bytes());
+        }
+        bytes
+    }
+
+    /// mongoexport's bytes of `events`: canonical Extended JSON, one
+    /// document per line.
+    pub fn export(events: &[SealedEvent]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for event in events {
+            let document = stream_codec::event_to_document(event);
+            let json = bson::Bson::Document(document).into_canonical_extjson();
+            bytes.extend_from_slice(json.to_string().as_bytes());
+            bytes.push(b'\n');
+        }
+        bytes
+    }
+
+    /// Keeps every record with its offset.
+    #[derive(Default)]
+    pub struct Kept {
+        /// What was handed on.
+        pub records: Vec<(Result<SealedEvent, Malformed>, u64)>,
+        /// Wants only documents of this code, when set.
+        pub only: Option<&'static str>,
+    }
+
+    impl Sink for Kept {
+        fn record(&mut self, record: Result<SealedEvent, Malformed>, offset: u64) {
+            self.records.push((record, offset));
+        }
+
+        fn wants(&self, code: Option<&str>) -> bool {
+            self.only.is_none_or(|only| code == Some(only))
+        }
+    }
+}

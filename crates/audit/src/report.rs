@@ -112,3 +112,37 @@ pub fn json(report: &VerifyReport) -> Value {
         "totalFindings": report.total_findings,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::testing::{chain, verifier};
+
+    #[test]
+    fn text_and_json_say_the_same() {
+        let events = chain(3);
+        let mut verifier = verifier();
+        for event in [&events[0], &events[2]] {
+            verifier.push(event);
+        }
+        let report = verifier.finish();
+        let mut text = Vec::new();
+        write_text(&mut text, &report).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with("2 records in 1 chain, "), "{text}");
+        assert!(last.contains(": INTEGRITY FINDINGS (1 error, "), "{text}");
+        assert!(
+            text.contains("chain ca: 2 events, seq 1..3: FAILED (1 error, "),
+            "{text}"
+        );
+        let json = json(&report);
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["records"], 2);
+        assert_eq!(json["chains"][0]["chain"], "ca");
+        assert_eq!(json["findings"][0]["seq"], 2);
+        assert_eq!(json["findings"][0]["kind"], "gap");
+        assert_eq!(json["totalFindings"], 1);
+    }
+}
