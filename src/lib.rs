@@ -47,6 +47,9 @@ pub use stream_mongo::{
     ShredOutcome, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 
+/// Offline audit: mongodump and mongoexport readers, checkpoint files,
+/// reports (`stream-audit`), e.g. to verify an uploaded export.
+pub use stream_audit as audit;
 /// Sealed, chained audit events and their verification (`stream-chain`).
 pub use stream_chain as chain;
 /// Tink keysets, AEAD and envelope encryption (`stream-keyset`).

@@ -183,8 +183,9 @@ pub fn build_examples(names: &[&str]) -> std::path::PathBuf {
             build.env_remove(name.as_ref());
         }
     }
-    // The examples belong to the root package `stream-store`, these tests
-    // to `stream-store-tests` (tests/Cargo.toml): `--workspace` finds them
+    // The examples belong to the root package `stream-store` (quickstart,
+    // pods) and to `stream-tools` (verify_chain, keyset: examples/Cargo.toml),
+    // these tests to `stream-store-tests` (tests/Cargo.toml): `--workspace` finds them
     // from here, with the features that `cargo test --workspace` resolved
     // (no second build of the dependencies).
     build.current_dir(env!("CARGO_MANIFEST_DIR")).args([

@@ -34,11 +34,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod codec;
 mod documents;
 mod error;
 mod log;
-mod reports;
 mod search;
 mod turn;
 
@@ -49,11 +47,14 @@ pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
     wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, ShredOutcome,
 };
-pub use crate::reports::{report_from_document, report_to_document};
 pub use crate::search::{
     QueryError, SearchCursor, SearchPage, SearchQuery, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 pub use mongodb;
+/// The stored BSON layout of events and reports (crate `stream-codec`,
+/// shared with the offline auditor `stream-audit`).
+pub use stream_codec as codec;
+pub use stream_codec::{report_from_document, report_to_document};
 
 /// The default database name (Stream's).
 pub const DEFAULT_DATABASE: &str = "stream";

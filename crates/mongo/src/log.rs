@@ -22,10 +22,10 @@ use tokio::sync::oneshot;
 
 use crate::codec::{
     anchor_to_document, binary, event_doc_id, event_from_document, event_key, event_to_document,
-    purge_mark_to_document, search_term, seq_to_bson, Malformed,
+    purge_mark_to_document, report_from_document, report_to_document, search_term, seq_to_bson,
+    Malformed,
 };
 use crate::error::{duplicate_key_index, Error, Outcome, Result};
-use crate::reports::{report_from_document, report_to_document};
 use crate::search::{SearchCursor, SearchPage, SearchQuery};
 use crate::turn::{authentic_hint, bounded, Turn, Turns};
 

@@ -1,10 +1,10 @@
 //! The BSON shape of integrity reports.
 
-use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::{doc, Binary, Bson, DateTime, Document};
+use bson::spec::BinarySubtype;
+use bson::{doc, Binary, Bson, DateTime, Document};
 use stream_chain::{ChainId, IntegrityReport, ReportStatus, Seal, SecretId};
 
-use crate::codec::seq_to_bson;
+use crate::event::seq_to_bson;
 
 fn date_or_null(ms: Option<i64>) -> Bson {
     ms.map_or(Bson::Null, |ms| Bson::DateTime(DateTime::from_millis(ms)))

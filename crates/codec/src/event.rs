@@ -19,10 +19,8 @@
 //! can be read without building a [`Document`] first: see
 //! [`event_from_raw`].
 
-use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::{
-    doc, Binary, Bson, DateTime, Document, RawBsonRef, RawDocument, RawDocumentBuf,
-};
+use bson::spec::BinarySubtype;
+use bson::{doc, Binary, Bson, DateTime, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 use stream_chain::{
     Anchor, ChainId, Detail, DetailValue, PurgeMark, Seal, SealedEvent, SecretId, SensitiveValue,
     Status,
@@ -379,7 +377,7 @@ struct RawFields<'a> {
 impl<'a> RawFields<'a> {
     /// Collects the event's fields; stops at the first element that is not
     /// valid BSON.
-    fn walk(&mut self, document: &'a RawDocument) -> Result<(), mongodb::bson::error::Error> {
+    fn walk(&mut self, document: &'a RawDocument) -> Result<(), bson::error::Error> {
         for element in document {
             let (key, value) = element?;
             let slot = match key.as_str() {
@@ -550,7 +548,7 @@ fn raw_details(value: Option<RawBsonRef<'_>>) -> Result<Vec<Detail>, String> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use mongodb::bson::RawDocumentBuf;
+    use bson::RawDocumentBuf;
     use stream_chain::{SealSecret, FORMAT_VERSION};
 
     fn event() -> SealedEvent {
@@ -635,7 +633,7 @@ mod tests {
     /// its size does not depend on the content (only on the chain id), and
     /// it is at most a third of an enrollment event as Stream writes one
     /// (ten details, four of them sensitive). Printed for the measurements
-    /// in `docs/PERFORMANCE.md` (`cargo test -p stream-mongo --lib stub_size
+    /// in `docs/PERFORMANCE.md` (`cargo test -p stream-codec --lib stub_size
     /// -- --nocapture`).
     #[test]
     fn stub_size_is_fixed_and_a_third_of_an_enrollment_event() {
@@ -793,7 +791,7 @@ mod tests {
     fn raw_takes_the_last_of_a_repeated_key_like_a_document() {
         let document = event_to_document(&event());
         let mut raw = RawDocumentBuf::try_from(&document).unwrap();
-        raw.append(mongodb::bson::cstr!("code"), "REPEATED");
+        raw.append(bson::cstr!("code"), "REPEATED");
         let as_document = Document::try_from(&raw).unwrap();
         assert_eq!(event_from_raw(&raw), event_from_document(&as_document));
         assert_eq!(event_from_raw(&raw).unwrap().code, "REPEATED");
@@ -815,7 +813,7 @@ mod tests {
         bytes.extend(std::iter::repeat_n(0u8, depth));
         let nested = RawDocumentBuf::from_bytes(bytes).unwrap();
         let mut raw = RawDocumentBuf::try_from(&event_to_document(&event())).unwrap();
-        raw.append(mongodb::bson::cstr!("deep"), nested);
+        raw.append(bson::cstr!("deep"), nested);
         assert_eq!(event_from_raw(&raw), Ok(event()));
 
         // A string whose length runs past the document.
