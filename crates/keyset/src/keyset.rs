@@ -382,7 +382,8 @@ pub struct KeyInfo {
     pub id: KeyId,
     /// Its status.
     pub status: KeyStatus,
-    /// Tink's type URL (empty for a destroyed key without key data).
+    /// Tink's type URL (empty for a destroyed key: its type is erased with
+    /// its material).
     pub type_url: String,
     /// The algorithm, when this crate implements the type.
     pub algorithm: Option<Algorithm>,
@@ -517,8 +518,13 @@ impl Keyset {
 
     fn validated(inner: proto::Keyset) -> Result<Keyset> {
         // Wrap first so that the material is zeroized on every error path.
-        let keyset = Keyset { inner };
+        let mut keyset = Keyset { inner };
         validate(&keyset.inner)?;
+        for key in &mut keyset.inner.key {
+            if key.status == key_status::DESTROYED {
+                erase_destroyed(key);
+            }
+        }
         Ok(keyset)
     }
 
@@ -732,9 +738,7 @@ impl Keyset {
     pub fn destroy(&mut self, id: KeyId) -> Result<()> {
         self.not_primary(id, "destroy")?;
         let key = self.key_mut(id)?;
-        if let Some(mut data) = key.key_data.take() {
-            data.value.zeroize();
-        }
+        erase_destroyed(key);
         key.status = key_status::DESTROYED;
         Ok(())
     }
@@ -749,6 +753,31 @@ impl Keyset {
         }
         Ok(())
     }
+}
+
+/// Erases a key's material and type, leaving the key data Tink Java reads
+/// for a DESTROYED key: an empty type URL and value, and the key material
+/// type (SYMMETRIC when unknown). Tink Java's JSON reader refuses a key
+/// without `keyData` and a `keyMaterialType` of `UNKNOWN_KEYMATERIAL` (what
+/// Tink Java itself writes for a destroyed key), and a known type URL
+/// without its key fails Tink Java's key parser, for the whole keyset.
+fn erase_destroyed(key: &mut proto::Key) {
+    let key_material_type = match &mut key.key_data {
+        Some(data) => {
+            data.value.zeroize();
+            data.key_material_type
+        }
+        None => 0,
+    };
+    key.key_data = Some(proto::KeyData {
+        type_url: String::new(),
+        value: Vec::new(),
+        key_material_type: if (1..=4).contains(&key_material_type) {
+            key_material_type
+        } else {
+            key_material::SYMMETRIC
+        },
+    });
 }
 
 /// The algorithm of a key of a supported type: the type from the type
