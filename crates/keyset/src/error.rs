@@ -53,9 +53,16 @@ pub enum Error {
     /// The primary key is not ENABLED.
     #[error("the primary key {0} is not ENABLED; enable it or promote an enabled key")]
     PrimaryNotEnabled(u32),
-    /// Several keys share the primary key id.
-    #[error("several keys share the primary key id {0}; key ids must be unique")]
+    /// Several ENABLED keys have the primary key id: which one encrypts
+    /// would be ambiguous, and Tink refuses such a keyset. (Keys that are not
+    /// primary may share an id, as Tink allows.)
+    #[error("several ENABLED keys have the primary key id {0}; Tink refuses such a keyset: which key encrypts is ambiguous")]
     DuplicateKeyId(u32),
+    /// A key management operation names an id that several keys of the
+    /// keyset share (Tink accepts such keys when they are not primary):
+    /// which key it means is ambiguous, so nothing is changed.
+    #[error("several keys of the keyset have id {0}: changing a key by this id would be ambiguous, so nothing was changed")]
+    AmbiguousKeyId(u32),
     /// A key's status is UNKNOWN_STATUS.
     #[error("key {0} has no status; expected ENABLED, DISABLED or DESTROYED")]
     UnknownStatus(u32),

@@ -671,9 +671,15 @@ impl Keyset {
         self.inner.key.iter().position(|k| k.key_id == id.0)
     }
 
+    /// The one key with this id: a change by an id that several keys share
+    /// (as Tink allows for keys that are not primary) is refused.
     fn key_mut(&mut self, id: KeyId) -> Result<&mut proto::Key> {
-        let index = self.find(id).ok_or(Error::KeyNotFound(id.0))?;
-        Ok(&mut self.inner.key[index])
+        let mut keys = self.inner.key.iter_mut().filter(|k| k.key_id == id.0);
+        match (keys.next(), keys.next()) {
+            (Some(key), None) => Ok(key),
+            (None, _) => Err(Error::KeyNotFound(id.0)),
+            (Some(_), Some(_)) => Err(Error::AmbiguousKeyId(id.0)),
+        }
     }
 
     /// Makes key `id` the primary. It must be ENABLED and of a type this
@@ -836,16 +842,15 @@ pub(crate) fn algorithm_of(data: &proto::KeyData) -> Option<Algorithm> {
     })
 }
 
-/// Tink's keyset validation, plus: key ids are unique, and every key of a
-/// supported type that is not destroyed holds well-formed material.
+/// Tink's keyset validation (keys that are not primary may share an id; the
+/// primary is the first key with its id, ENABLED, and no other ENABLED key
+/// has that id), plus: every key of a supported type that is not destroyed
+/// holds well-formed material.
 fn validate(keyset: &proto::Keyset) -> Result<()> {
     if keyset.key.is_empty() {
         return Err(Error::EmptyKeyset);
     }
-    for (i, key) in keyset.key.iter().enumerate() {
-        if keyset.key[..i].iter().any(|k| k.key_id == key.key_id) {
-            return Err(Error::DuplicateKeyId(key.key_id));
-        }
+    for key in &keyset.key {
         let status = KeyStatus::from_proto(key.status).ok_or(Error::UnknownStatus(key.key_id))?;
         OutputPrefix::from_proto(key.output_prefix_type).ok_or(Error::UnknownPrefix(key.key_id))?;
         if status == KeyStatus::Destroyed {
@@ -865,8 +870,13 @@ fn validate(keyset: &proto::Keyset) -> Result<()> {
         .iter()
         .find(|k| k.key_id == keyset.primary_key_id)
         .ok_or(Error::NoPrimary(keyset.primary_key_id))?;
+    // Tink Java takes the first key with the primary id as the primary.
     if primary.status != key_status::ENABLED {
         return Err(Error::PrimaryNotEnabled(primary.key_id));
+    }
+    let enabled = |k: &&proto::Key| k.key_id == primary.key_id && k.status == key_status::ENABLED;
+    if keyset.key.iter().filter(enabled).count() > 1 {
+        return Err(Error::DuplicateKeyId(primary.key_id));
     }
     Ok(())
 }

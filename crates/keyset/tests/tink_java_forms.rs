@@ -15,7 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
-use stream_keyset::{KeyId, KeyStatus, Keyset, Template};
+use stream_keyset::{Algorithm, Error, KeyId, KeyStatus, Keyset, OutputPrefix, Template};
 
 /// The one key of a fresh keyset of `template`, as JSON, renumbered `id`.
 fn key(template: Template, id: u32) -> Value {
@@ -27,6 +27,12 @@ fn key(template: Template, id: u32) -> Value {
 
 fn keyset(primary: u32, keys: Vec<Value>) -> String {
     json!({"primaryKeyId": primary, "key": keys}).to_string()
+}
+
+/// A keyset holding only `key`, as its primary.
+fn alone(key: &Value) -> Keyset {
+    let id = u32::try_from(key["keyId"].as_u64().unwrap()).unwrap();
+    Keyset::parse(keyset(id, vec![key.clone()]).as_bytes()).unwrap()
 }
 
 fn with_status(mut key: Value, status: &str) -> Value {
@@ -83,4 +89,83 @@ fn destroyed_keys_are_written_in_the_form_tink_java_reads() {
         json["key"][1]["keyData"],
         json!({"typeUrl": "", "value": "", "keyMaterialType": "SYMMETRIC"})
     );
+}
+
+#[test]
+fn keys_that_are_not_primary_may_share_an_id() {
+    let primary = key(SIV, 1);
+    let first = key(GCM, 7);
+    let second = key(
+        Template {
+            algorithm: Algorithm::ChaCha20Poly1305,
+            prefix: OutputPrefix::Tink,
+        },
+        7,
+    );
+    let third = with_status(key(SIV, 7), "DISABLED");
+    let text = keyset(
+        1,
+        vec![primary, first.clone(), second.clone(), third.clone()],
+    );
+    let mut keys = Keyset::parse(text.as_bytes()).unwrap();
+    assert_eq!(keys.list().len(), 4);
+    // Ciphertexts of each ENABLED key with that id decrypt; the DISABLED
+    // one's are refused naming it.
+    let aead = keys.aead().unwrap();
+    for key in [&first, &second] {
+        let ct = alone(key).aead().unwrap().encrypt(b"pt", b"ad").unwrap();
+        assert_eq!(aead.decrypt(&ct, b"ad").unwrap(), b"pt");
+    }
+    let third_ct = alone(&with_status(third, "ENABLED"))
+        .aead()
+        .unwrap()
+        .encrypt(b"pt", b"ad")
+        .unwrap();
+    assert!(aead.decrypt(&third_ct, b"ad").is_err());
+
+    // Managing a key by that id is ambiguous: refused, nothing changed.
+    let before = keys.insecure_to_binary();
+    type Op = fn(&mut Keyset, KeyId) -> Result<(), Error>;
+    let ops: [(&str, Op); 4] = [
+        ("promote", Keyset::promote),
+        ("enable", Keyset::enable),
+        ("disable", Keyset::disable),
+        ("destroy", Keyset::destroy),
+    ];
+    for (what, op) in ops {
+        let e = op(&mut keys, KeyId(7)).unwrap_err();
+        assert!(matches!(e, Error::AmbiguousKeyId(7)), "{what}: {e:?}");
+        assert!(e.to_string().contains("id 7"), "{e}");
+        assert_eq!(
+            keys.insecure_to_binary(),
+            before,
+            "{what} changed the keyset"
+        );
+    }
+    // The other keys are managed as usual.
+    let new = keys.add(SIV);
+    keys.promote(new).unwrap();
+    keys.destroy(KeyId(1)).unwrap();
+    let again = Keyset::parse(keys.insecure_to_json().as_bytes()).unwrap();
+    assert_eq!(again.primary_id(), new);
+}
+
+#[test]
+fn the_primary_id_must_name_one_enabled_key_as_in_tink() {
+    let a = key(SIV, 5);
+    let b = key(GCM, 5);
+    // Two ENABLED keys with the primary's id: Tink's "multiple primary keys".
+    let e = Keyset::parse(keyset(5, vec![a.clone(), b.clone()]).as_bytes()).unwrap_err();
+    assert!(matches!(e, Error::DuplicateKeyId(5)), "{e:?}");
+    assert!(e.to_string().contains("ENABLED"), "{e}");
+    // The primary's id also on a DISABLED key after it: accepted, the
+    // first encrypts (Tink Java takes the first key with the id).
+    let ok =
+        Keyset::parse(keyset(5, vec![a.clone(), with_status(b.clone(), "DISABLED")]).as_bytes())
+            .unwrap();
+    let ct = ok.aead().unwrap().encrypt(b"pt", b"").unwrap();
+    assert_eq!(alone(&a).aead().unwrap().decrypt(&ct, b"").unwrap(), b"pt");
+    // A DISABLED key first: Tink Java's primary is not enabled.
+    let e = Keyset::parse(keyset(5, vec![with_status(b, "DISABLED"), a]).as_bytes()).unwrap_err();
+    assert!(matches!(e, Error::PrimaryNotEnabled(5)), "{e:?}");
 }
