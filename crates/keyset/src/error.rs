@@ -94,6 +94,12 @@ pub enum Error {
     /// (only AES-GCM and AES-GCM-SIV data keys are made).
     #[error("data keys of {0} are not supported; use aes256-gcm-siv or aes256-gcm")]
     UnsupportedDataKey(crate::keyset::Algorithm),
+    /// An envelope's wrapped data key authenticates under the keyset but is
+    /// not a data key Tink accepts (an `AesGcmSivKey` / `AesGcmKey` proto of
+    /// version 0 holding 16 or 32 bytes): Tink's `KmsEnvelopeAead` refuses
+    /// it too. The detail gives versions and sizes only, never key bytes.
+    #[error("the envelope's data key is invalid: {0}; Tink refuses it too (expected a key proto of version 0 with a 16- or 32-byte key)")]
+    InvalidDataKey(String),
     /// No key of the keyset has this id.
     #[error("no key with id {0} in the keyset; `keyset list` shows the ids")]
     KeyNotFound(u32),

@@ -15,7 +15,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};
-use stream_keyset::{Algorithm, Error, KeyId, KeyStatus, Keyset, OutputPrefix, Template};
+use stream_keyset::{
+    Algorithm, EnvelopeCiphertext, Error, KeyId, KeyStatus, Keyset, OutputPrefix, Template,
+};
 
 /// The one key of a fresh keyset of `template`, as JSON, renumbered `id`.
 fn key(template: Template, id: u32) -> Value {
@@ -168,4 +170,33 @@ fn the_primary_id_must_name_one_enabled_key_as_in_tink() {
     // A DISABLED key first: Tink Java's primary is not enabled.
     let e = Keyset::parse(keyset(5, vec![with_status(b, "DISABLED"), a]).as_bytes()).unwrap_err();
     assert!(matches!(e, Error::PrimaryNotEnabled(5)), "{e:?}");
+}
+
+#[test]
+fn a_data_key_tink_refuses_is_a_typed_error() {
+    let keys = Keyset::generate(SIV);
+    let envelope = keys.envelope(Algorithm::Aes256GcmSiv).unwrap();
+    let good = EnvelopeCiphertext::from_bytes(&envelope.encrypt(b"pt", b"ad").unwrap()).unwrap();
+    let aead = keys.aead().unwrap();
+    let key = [0x5au8; 32];
+    let mut v1 = vec![0x08, 0x01, 0x1a, 0x20];
+    v1.extend_from_slice(&key);
+    let mut short = vec![0x1a, 24];
+    short.extend_from_slice(&key[..24]);
+    for (proto, detail) in [(v1, "version 1"), (short, "24 bytes")] {
+        let forged = EnvelopeCiphertext {
+            wrapped_dek: aead.encrypt(&proto, b"").unwrap(),
+            payload: good.payload.clone(),
+        };
+        let e = envelope.decrypt(&forged.to_bytes(), b"ad").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidDataKey(d) if d.contains(detail)),
+            "{e:?}"
+        );
+        let shown = format!("{e} {e:?}");
+        assert!(
+            !shown.contains("5a5a") && !shown.contains("90, 90"),
+            "{shown}"
+        );
+    }
 }
