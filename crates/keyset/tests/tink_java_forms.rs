@@ -200,3 +200,20 @@ fn a_data_key_tink_refuses_is_a_typed_error() {
         );
     }
 }
+
+#[test]
+fn an_unsupported_key_sharing_an_id_is_named() {
+    const FOO: &str = "type.googleapis.com/google.crypto.tink.FooKey";
+    let primary = key(SIV, 1);
+    let disabled = with_status(key(GCM, 9), "DISABLED");
+    let mut foo = key(SIV, 9);
+    foo["keyData"]["typeUrl"] = json!(FOO);
+    let keys = Keyset::parse(keyset(1, vec![primary, disabled, foo]).as_bytes()).unwrap();
+    let mut ct = vec![1, 0, 0, 0, 9];
+    ct.extend_from_slice(&[0x33; 40]);
+    let e = keys.aead().unwrap().decrypt(&ct, b"").unwrap_err();
+    assert!(
+        matches!(&e, Error::UnsupportedKeyType { key_id: 9, type_url } if type_url == FOO),
+        "{e:?}"
+    );
+}
