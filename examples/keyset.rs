@@ -32,8 +32,13 @@
 //! ciphertext), or the ciphertext's prefix names a key the keyset does not
 //! hold (made by a newer keyset: roll it out first) or holds DISABLED or
 //! DESTROYED; the same for an encrypted keyset that `--master-keyset` does
-//! not decrypt; 2 on bad usage or malformed input. Errors go to stderr,
+//! not decrypt; 2 on bad usage or malformed input (an envelope whose data
+//! key authenticates but is not one Tink accepts, a key id that several keys
+//! share given to promote/enable/disable/destroy). Errors go to stderr,
 //! prefixed `keyset: `.
+//!
+//! Keysets are written as Tink Java reads them (a destroyed key with empty
+//! key data); `tools/tink-java/run.sh` checks the tool against Tink Java.
 
 use std::fmt;
 use std::fs::{self, File};

@@ -7,6 +7,10 @@
 # and stops it afterwards; fault tests restart it through
 # STREAM_MONGO_SCRIPT. With TOXIPROXY_URL unset, it starts Toxiproxy
 # (scripts/toxiproxy.sh) for the fault tests of tests/pods.rs.
+#
+# After the Rust tests, tools/tink-java/run.sh checks the keyset tool against
+# Tink Java both ways (Tink from Maven Central, ~/.m2 once downloaded); it
+# needs Java 17 and Maven and fails, not skips, without them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,3 +45,6 @@ if [ -z "${TOXIPROXY_URL:-}" ]; then
 fi
 
 cargo test --workspace "$@"
+
+# The keyset tool that `cargo test` just built, against Tink Java.
+tools/tink-java/run.sh

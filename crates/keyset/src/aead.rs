@@ -665,8 +665,15 @@ impl Aead {
             // type, could not have made it): an authentication failure.
             return Error::Decryption;
         }
-        // Key ids are unique in a validated keyset.
-        match self.unused.iter().find(|u| u.id == id) {
+        // Keys that are not primary may share an id: one of a type this
+        // crate does not implement, whose prefix this is, may have made it;
+        // else the first with this prefix, else any.
+        let candidates = || self.unused.iter().filter(move |u| u.id == id);
+        let unused = candidates()
+            .find(|u| u.prefix == Some(*prefix) && u.unsupported.is_some())
+            .or_else(|| candidates().find(|u| u.prefix == Some(*prefix)))
+            .or_else(|| candidates().next());
+        match unused {
             // With a RAW key in the keyset, a prefix-like start may be the
             // random nonce of a RAW ciphertext that failed to authenticate
             // (wrong aad, modified): stay opaque. (A chance match of the

@@ -191,13 +191,23 @@ impl Envelope {
         let mut dek_proto = self.kek.decrypt(wrapped_dek, &[])?;
         let parsed = proto::AesKey::decode(dek_proto.as_slice());
         dek_proto.zeroize();
-        // A DEK that authenticates under the keyset but does not parse as a
-        // key (or as a key Tink would accept: version 0, 16 or 32 bytes) was
-        // not made by an envelope: report it like any bad ciphertext.
-        let mut key = parsed.map_err(|_| Error::Decryption)?;
+        // A DEK that authenticates under the keyset (so made by a holder of
+        // the keyset, not forged) but is not a key Tink accepts: refused as
+        // Tink refuses it, saying why (version and size only).
+        let mut key = parsed
+            .map_err(|_| Error::InvalidDataKey("it is not a serialized key proto".to_owned()))?;
         let value = Zeroizing::new(std::mem::take(&mut key.key_value));
-        if key.version != 0 || !matches!(value.len(), 16 | 32) {
-            return Err(Error::Decryption);
+        if key.version != 0 {
+            return Err(Error::InvalidDataKey(format!(
+                "its key proto has version {}, only version 0 is defined",
+                key.version
+            )));
+        }
+        if !matches!(value.len(), 16 | 32) {
+            return Err(Error::InvalidDataKey(format!(
+                "its key is {} bytes",
+                value.len()
+            )));
         }
         Ok(value)
     }

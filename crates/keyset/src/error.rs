@@ -53,9 +53,16 @@ pub enum Error {
     /// The primary key is not ENABLED.
     #[error("the primary key {0} is not ENABLED; enable it or promote an enabled key")]
     PrimaryNotEnabled(u32),
-    /// Several keys share the primary key id.
-    #[error("several keys share the primary key id {0}; key ids must be unique")]
+    /// Several ENABLED keys have the primary key id: which one encrypts
+    /// would be ambiguous, and Tink refuses such a keyset. (Keys that are not
+    /// primary may share an id, as Tink allows.)
+    #[error("several ENABLED keys have the primary key id {0}; Tink refuses such a keyset: which key encrypts is ambiguous")]
     DuplicateKeyId(u32),
+    /// A key management operation names an id that several keys of the
+    /// keyset share (Tink accepts such keys when they are not primary):
+    /// which key it means is ambiguous, so nothing is changed.
+    #[error("several keys of the keyset have id {0}: changing a key by this id would be ambiguous, so nothing was changed")]
+    AmbiguousKeyId(u32),
     /// A key's status is UNKNOWN_STATUS.
     #[error("key {0} has no status; expected ENABLED, DISABLED or DESTROYED")]
     UnknownStatus(u32),
@@ -87,6 +94,12 @@ pub enum Error {
     /// (only AES-GCM and AES-GCM-SIV data keys are made).
     #[error("data keys of {0} are not supported; use aes256-gcm-siv or aes256-gcm")]
     UnsupportedDataKey(crate::keyset::Algorithm),
+    /// An envelope's wrapped data key authenticates under the keyset but is
+    /// not a data key Tink accepts (an `AesGcmSivKey` / `AesGcmKey` proto of
+    /// version 0 holding 16 or 32 bytes): Tink's `KmsEnvelopeAead` refuses
+    /// it too. The detail gives versions and sizes only, never key bytes.
+    #[error("the envelope's data key is invalid: {0}; Tink refuses it too (expected a key proto of version 0 with a 16- or 32-byte key)")]
+    InvalidDataKey(String),
     /// No key of the keyset has this id.
     #[error("no key with id {0} in the keyset; `keyset list` shows the ids")]
     KeyNotFound(u32),

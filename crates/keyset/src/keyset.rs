@@ -372,7 +372,8 @@ pub struct KeyInfo {
     pub id: KeyId,
     /// Its status.
     pub status: KeyStatus,
-    /// Tink's type URL (empty for a destroyed key without key data).
+    /// Tink's type URL (empty for a destroyed key: its type is erased with
+    /// its material).
     pub type_url: String,
     /// The algorithm, when this crate implements the type.
     pub algorithm: Option<Algorithm>,
@@ -494,7 +495,13 @@ impl Keyset {
     fn validated(inner: proto::Keyset) -> Result<Keyset> {
         // On error `inner` is dropped, and its key data wiped (`proto`).
         validate(&inner)?;
-        Ok(Keyset { inner })
+        let mut keyset = Keyset { inner };
+        for key in &mut keyset.inner.key {
+            if key.status == key_status::DESTROYED {
+                erase_destroyed(key);
+            }
+        }
+        Ok(keyset)
     }
 
     /// Writes the keyset as Tink's cleartext JSON, key material included.
@@ -640,9 +647,15 @@ impl Keyset {
         self.inner.key.iter().position(|k| k.key_id == id.0)
     }
 
+    /// The one key with this id: a change by an id that several keys share
+    /// (as Tink allows for keys that are not primary) is refused.
     fn key_mut(&mut self, id: KeyId) -> Result<&mut proto::Key> {
-        let index = self.find(id).ok_or(Error::KeyNotFound(id.0))?;
-        Ok(&mut self.inner.key[index])
+        let mut keys = self.inner.key.iter_mut().filter(|k| k.key_id == id.0);
+        match (keys.next(), keys.next()) {
+            (Some(key), None) => Ok(key),
+            (None, _) => Err(Error::KeyNotFound(id.0)),
+            (Some(_), Some(_)) => Err(Error::AmbiguousKeyId(id.0)),
+        }
     }
 
     /// Makes key `id` the primary. It must be ENABLED and of a type this
@@ -707,8 +720,7 @@ impl Keyset {
     pub fn destroy(&mut self, id: KeyId) -> Result<()> {
         self.not_primary(id, "destroy")?;
         let key = self.key_mut(id)?;
-        // Dropping the key data wipes it (`proto::KeyData`).
-        drop(key.key_data.take());
+        erase_destroyed(key);
         key.status = key_status::DESTROYED;
         Ok(())
     }
@@ -723,6 +735,26 @@ impl Keyset {
         }
         Ok(())
     }
+}
+
+/// Erases a key's material and type, leaving the key data Tink Java reads
+/// for a DESTROYED key: an empty type URL and value, and the key material
+/// type (SYMMETRIC when unknown). Tink Java's JSON reader refuses a key
+/// without `keyData` and a `keyMaterialType` of `UNKNOWN_KEYMATERIAL` (what
+/// Tink Java itself writes for a destroyed key), and a known type URL
+/// without its key fails Tink Java's key parser, for the whole keyset.
+fn erase_destroyed(key: &mut proto::Key) {
+    // The old key data is wiped as it is replaced (`proto::KeyData`).
+    let key_material_type = key.key_data.as_ref().map_or(0, |d| d.key_material_type);
+    key.key_data = Some(proto::KeyData {
+        type_url: String::new(),
+        value: Vec::new(),
+        key_material_type: if (1..=4).contains(&key_material_type) {
+            key_material_type
+        } else {
+            key_material::SYMMETRIC
+        },
+    });
 }
 
 /// The algorithm of a key of a supported type: the type from the type
@@ -772,16 +804,15 @@ pub(crate) fn algorithm_of(data: &proto::KeyData) -> Option<Algorithm> {
     })
 }
 
-/// Tink's keyset validation, plus: key ids are unique, and every key of a
-/// supported type that is not destroyed holds well-formed material.
+/// Tink's keyset validation (keys that are not primary may share an id; the
+/// primary is the first key with its id, ENABLED, and no other ENABLED key
+/// has that id), plus: every key of a supported type that is not destroyed
+/// holds well-formed material.
 fn validate(keyset: &proto::Keyset) -> Result<()> {
     if keyset.key.is_empty() {
         return Err(Error::EmptyKeyset);
     }
-    for (i, key) in keyset.key.iter().enumerate() {
-        if keyset.key[..i].iter().any(|k| k.key_id == key.key_id) {
-            return Err(Error::DuplicateKeyId(key.key_id));
-        }
+    for key in &keyset.key {
         let status = KeyStatus::from_proto(key.status).ok_or(Error::UnknownStatus(key.key_id))?;
         OutputPrefix::from_proto(key.output_prefix_type).ok_or(Error::UnknownPrefix(key.key_id))?;
         if status == KeyStatus::Destroyed {
@@ -801,8 +832,13 @@ fn validate(keyset: &proto::Keyset) -> Result<()> {
         .iter()
         .find(|k| k.key_id == keyset.primary_key_id)
         .ok_or(Error::NoPrimary(keyset.primary_key_id))?;
+    // Tink Java takes the first key with the primary id as the primary.
     if primary.status != key_status::ENABLED {
         return Err(Error::PrimaryNotEnabled(primary.key_id));
+    }
+    let enabled = |k: &&proto::Key| k.key_id == primary.key_id && k.status == key_status::ENABLED;
+    if keyset.key.iter().filter(enabled).count() > 1 {
+        return Err(Error::DuplicateKeyId(primary.key_id));
     }
     Ok(())
 }

@@ -601,7 +601,11 @@ fn rotation_then_disable_and_destroy() {
             .iter()
             .find(|k| k["keyId"].as_u64() == Some(u64::from(old.0)))
             .unwrap();
-        assert!(destroyed.get("keyData").is_none());
+        // In the form Tink Java reads: key data without type or value.
+        assert_eq!(
+            destroyed["keyData"],
+            serde_json::json!({"typeUrl": "", "value": "", "keyMaterialType": "SYMMETRIC"})
+        );
         assert_eq!(destroyed["status"], "DESTROYED");
     }
 }
