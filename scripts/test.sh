@@ -10,7 +10,9 @@
 #
 # After the Rust tests, tools/tink-java/run.sh checks the keyset tool against
 # Tink Java both ways (Tink from Maven Central, ~/.m2 once downloaded); it
-# needs Java 17 and Maven and fails, not skips, without them.
+# needs Java 17 and Maven and fails, not skips, without them. Then
+# tools/tink-vectors/run.sh checks it against Tink Python (a virtual
+# environment in ~/.cache/stream-store, Tink from PyPI once) and Tink Go.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -48,3 +50,7 @@ cargo test --workspace "$@"
 
 # The keyset tool that `cargo test` just built, against Tink Java.
 tools/tink-java/run.sh
+
+# The same tool against Tink Python 1.16.1 from PyPI (and Tink Go for
+# ChaCha20-Poly1305): 120 ciphertexts the tool made, decrypted by Tink.
+tools/tink-vectors/run.sh

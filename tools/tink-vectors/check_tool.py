@@ -73,7 +73,9 @@ def main():
                     primitive = handle.primitive(aead.Aead)
                 for plaintext, ad in CASES:
                     ciphertext = subprocess.run(
-                        [tool, "encrypt", "--keyset", path, "--aad-hex", ad.hex()],
+                        # An empty associated data must be asked for (`--no-aad`).
+                        [tool, "encrypt", "--keyset", path]
+                        + (["--aad-hex", ad.hex()] if ad else ["--no-aad"]),
                         input=plaintext,
                         check=True,
                         capture_output=True,
