@@ -267,7 +267,10 @@ fn mongo_class(e: &stream_mongo::Error) -> (ErrorKind, Option<Outcome>, Option<&
             ErrorKind::Integrity
         }
         M::Document { .. } | M::Tampered { .. } => ErrorKind::Integrity,
-        M::Unserializable { .. } | M::PurgeInFuture { .. } | M::Query(_) => ErrorKind::InvalidInput,
+        M::Unserializable { .. }
+        | M::NoClearValue { .. }
+        | M::PurgeInFuture { .. }
+        | M::Query(_) => ErrorKind::InvalidInput,
         M::NotQuarantinable { .. } | M::NotShreddable { .. } => ErrorKind::Refused,
         M::RewrapIncomplete { .. } => ErrorKind::Incomplete,
         _ => ErrorKind::Internal,

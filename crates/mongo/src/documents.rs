@@ -20,14 +20,36 @@ use crate::error::{Error, Result};
 /// Read back, a value must come decrypted: a `Secure` deserialized without
 /// its `clear` (a sealed field removed, emptied or never decrypted) is an
 /// error, never an empty value.
-#[derive(Clone, Serialize, Default)]
+///
+/// Stored, a value must have its `clear`: serializing a `Secure` without
+/// one (`Secure::default()`, or a value whose `clear` was taken) is an
+/// error, since what it would store (`{}` or a ciphertext copied from
+/// elsewhere) is what reading refuses.
+#[derive(Clone, Default)]
 pub struct Secure<T> {
     /// The value in clear (never stored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear: Option<T>,
     /// The envelope ciphertext (filled when stored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secure: Option<Binary>,
+}
+
+/// The serialization error of a `Secure` without its clear value, told
+/// apart from other serialization errors by [`seal_document`].
+const NO_CLEAR: &str = "a sealed value has no clear value to store (build it with Secure::new)";
+
+impl<T: Serialize> Serialize for Secure<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let Some(clear) = &self.clear else {
+            return Err(serde::ser::Error::custom(NO_CLEAR));
+        };
+        let mut st = s.serialize_struct("Secure", 1 + usize::from(self.secure.is_some()))?;
+        st.serialize_field("clear", clear)?;
+        if let Some(secure) = &self.secure {
+            st.serialize_field("secure", secure)?;
+        }
+        st.end()
+    }
 }
 
 impl<T> Secure<T> {
@@ -208,7 +230,8 @@ fn bad(collection: &str, id: &str, reason: &str) -> Error {
 /// `secure` (bound to collection, id and field path) and removed.
 ///
 /// # Errors
-/// [`Error::Unserializable`] when `value` is not a document; a keyset
+/// [`Error::Unserializable`] when `value` is not a document;
+/// [`Error::NoClearValue`] when a `Secure` in it has no clear value; a keyset
 /// error when encryption fails.
 pub fn seal_document<T: Serialize>(
     envelope: &Envelope,
@@ -221,7 +244,18 @@ pub fn seal_document<T: Serialize>(
         collection: collection.to_owned(),
         id: id.to_owned(),
     };
-    let mut document = mongodb::bson::serialize_to_document(value).map_err(|_| unserializable())?;
+    let mut document = mongodb::bson::serialize_to_document(value).map_err(|e| {
+        // Only our own message is looked at; serde's others may quote
+        // values, so they are not passed on.
+        if e.to_string().contains(NO_CLEAR) {
+            Error::NoClearValue {
+                collection: collection.to_owned(),
+                id: id.to_owned(),
+            }
+        } else {
+            unserializable()
+        }
+    })?;
     document.remove("_id");
     seal_fields(&mut document, &[], &|path, clear| {
         let bytes =
@@ -472,5 +506,75 @@ fn rewrap_value(value: &mut Bson, rewrap: &mut dyn FnMut(&[u8]) -> Option<Vec<u8
         Bson::Document(d) => rewrap_fields(d, rewrap),
         Bson::Array(items) => items.iter_mut().for_each(|i| rewrap_value(i, rewrap)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use stream_keyset::{Algorithm, Keyset, Template};
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Card {
+        pan: Secure<String>,
+    }
+
+    fn envelope() -> Envelope {
+        Keyset::generate(Template::AES256_GCM_SIV)
+            .envelope(Algorithm::Aes256GcmSiv)
+            .unwrap()
+    }
+
+    /// A `Secure` with its clear value is stored sealed and read back.
+    #[test]
+    fn a_secure_with_its_clear_value_round_trips() {
+        let envelope = envelope();
+        let card = Card {
+            pan: Secure::new("4111".into()),
+        };
+        let stored = seal_document(&envelope, "db", "cards", "c1", &card).unwrap();
+        let pan = stored.get_document("pan").unwrap();
+        assert!(pan.get("clear").is_none());
+        assert!(pan.get_binary_generic("secure").is_ok());
+        let back: Card = open_document(&envelope, "db", "cards", "c1", stored).unwrap();
+        assert_eq!(back, card);
+    }
+
+    /// Without its clear value (`Secure::default()`, or only a ciphertext
+    /// taken from elsewhere) nothing is stored and the error says why.
+    #[test]
+    fn a_secure_without_its_clear_value_is_not_stored() {
+        let envelope = envelope();
+        let other = seal_document(
+            &envelope,
+            "db",
+            "cards",
+            "c2",
+            &Card {
+                pan: Secure::new("5500".into()),
+            },
+        )
+        .unwrap();
+        let copied = other
+            .get_document("pan")
+            .unwrap()
+            .get_binary_generic("secure")
+            .unwrap()
+            .clone();
+        for pan in [
+            Secure::default(),
+            Secure {
+                clear: None,
+                secure: Some(Binary {
+                    subtype: BinarySubtype::Generic,
+                    bytes: copied.clone(),
+                }),
+            },
+        ] {
+            let err = seal_document(&envelope, "db", "cards", "c1", &Card { pan }).unwrap_err();
+            assert!(matches!(err, Error::NoClearValue { .. }), "{err:?}");
+            assert!(err.to_string().contains("Secure::new"), "{err}");
+        }
     }
 }

@@ -151,6 +151,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A value given to store has a [`Secure`](crate::Secure) field without
+    /// its clear value (`Secure::default()`): storing it would write what
+    /// reading refuses. Nothing was stored.
+    #[error("document `{id}` for `{collection}`: a Secure field has no clear value to store; build it with Secure::new (nothing was stored)")]
+    NoClearValue {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+    },
     /// A value given to store does not serialize to a BSON document.
     #[error("document `{id}` for `{collection}`: the value does not serialize to a BSON document (a struct or map with string keys is needed)")]
     Unserializable {
