@@ -11,6 +11,11 @@
 //!   the 34-byte data-key proto wrapped by the pre-built key-encryption
 //!   cipher, written in Tink's layout in one `Vec`; `envelope_open/*` the
 //!   reverse, on the same ciphertexts.
+//! - `random/*/56`: one envelope's draw (a 32-byte data key and two 12-byte
+//!   nonces) from `stream_random::fill` (`random/stream`, the fork-safe
+//!   generator the crate uses), straight from the operating system
+//!   (`random/os`, one `getrandom` call) and from `rand::rng()`
+//!   (`random/rand`, the raw baselines' generator, not fork-safe).
 //!
 //! `cargo bench --bench keyset -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -241,5 +246,22 @@ fn envelope(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, aead, envelope);
+/// `random`: what one envelope's draw costs from each generator.
+fn random(c: &mut Criterion) {
+    let mut group = c.benchmark_group("random");
+    let mut bytes = [0u8; 56];
+    group.throughput(Throughput::Bytes(56));
+    group.bench_function("stream/56", |b| {
+        b.iter(|| stream_random::fill(black_box(&mut bytes)).unwrap())
+    });
+    group.bench_function("os/56", |b| {
+        b.iter(|| stream_random::fill_from_os(black_box(&mut bytes)).unwrap())
+    });
+    group.bench_function("rand/56", |b| {
+        b.iter(|| rand::rng().fill_bytes(black_box(&mut bytes)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, aead, envelope, random);
 criterion_main!(benches);

@@ -1,33 +1,35 @@
 //! Randomness that does not repeat across `fork()`.
 //!
-//! Nonces, data keys and key material come straight from the operating
-//! system's generator (`getrandom`), with no state in user space: a forked
-//! child has nothing to inherit, so parent and child never draw the same
-//! nonces. (A thread generator reseeded when the process id changes was
-//! tried first; a review showed it misses a fork when a child that never
-//! drew forks a grandchild that gets the original process id back, pid
-//! reuse or a new pid namespace.) An envelope draws its data key and both
-//! nonces in one call. Cost: about 330 ns per draw here (see
-//! `docs/PERFORMANCE.md`).
+//! Nonces and data keys come from `stream-random`: a ChaCha20
+//! fast-key-erasure generator per thread whose state lives in a page the
+//! kernel wipes in a forked child (`MADV_WIPEONFORK`), so a child seeds
+//! itself from the operating system before its first draw, whatever
+//! process id it gets. (A pid check before each draw was tried first and
+//! missed a grandchild that got the original pid back; one `getrandom`
+//! call per draw came next and cost about 1 µs per envelope on a loaded
+//! day.) Key material comes straight from the operating system. See
+//! `docs/DECISIONS.md`, "Fork-safe randomness".
 
 use crate::error::{Error, Result};
 
-/// Fills `buf` from the operating system's generator.
+/// Fills `buf` (nonces, data keys) from the thread's fork-safe generator.
 ///
 /// # Errors
 /// [`Error::Randomness`] when the operating system's generator cannot be
-/// reached; nothing was drawn.
+/// reached to seed it; nothing usable was drawn.
 pub(crate) fn fill(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf).map_err(|_| Error::Randomness)
+    stream_random::fill(buf).map_err(|_| Error::Randomness)
 }
 
-/// Fills `buf` for key generation, whose API cannot fail: without the
-/// operating system's generator no key can be made safely, and the process
-/// stops (as `rand` does when it cannot seed at all). Unreachable on a
-/// working system: `getrandom` blocks until the kernel's generator is
-/// seeded.
+/// Fills `buf` with key material straight from the operating system, for
+/// key generation, whose API cannot fail: without the operating system's
+/// generator no key can be made safely, and the process stops, as
+/// BoringSSL's `RAND_bytes` and `rand::rng()` do when they cannot draw.
+/// Unreachable on a working system: `getrandom` blocks until the kernel's
+/// generator is seeded, and falls back to `/dev/urandom` where the system
+/// call is missing.
 pub(crate) fn fill_or_abort(buf: &mut [u8]) {
-    if fill(buf).is_err() {
+    if stream_random::fill_from_os(buf).is_err() {
         std::process::abort();
     }
 }
