@@ -7,7 +7,7 @@ use stream_mongo::mongodb::Client;
 use stream_mongo::LogConfig;
 
 use crate::error::{Error, Result};
-use crate::store::EventStore;
+use crate::store::{EventStore, Setup};
 
 /// The variable that asks [`EventStore::from_env`] for an in-memory store
 /// when `MONGODB_URI` is not set (`1` or `true`).
@@ -58,6 +58,7 @@ pub struct EventStoreBuilder {
     config: LogConfig,
     node: Option<String>,
     dek: Option<stream_keyset::Algorithm>,
+    document_database: Option<String>,
 }
 
 impl std::fmt::Debug for EventStoreBuilder {
@@ -148,6 +149,18 @@ impl EventStoreBuilder {
     /// `stream-store`.
     pub fn node(mut self, node: impl Into<String>) -> Self {
         self.node = Some(node.into());
+        self
+    }
+
+    /// The database name that sealed document fields ([`Documents`]) are
+    /// bound to, in place of the database's own name: for a database
+    /// restored under another name, give the name it had when its fields
+    /// were written, or they do not decrypt (`docs/FORMAT.md` §11). Fields
+    /// written afterwards are bound to this name too.
+    ///
+    /// [`Documents`]: crate::Documents
+    pub fn document_database(mut self, name: impl Into<String>) -> Self {
+        self.document_database = Some(name.into());
         self
     }
 
@@ -254,22 +267,17 @@ impl EventStoreBuilder {
                 Some((client, database, name))
             }
         };
+        let setup = Setup {
+            keyset,
+            secrets,
+            dek,
+            node,
+            document_database: self.document_database,
+        };
         let (store, backend) = match mongo {
-            None => (
-                EventStore::memory_store(keyset, secrets, dek, node)?,
-                "memory".to_owned(),
-            ),
+            None => (EventStore::memory_store(setup)?, "memory".to_owned()),
             Some((client, database, name)) => {
-                let store = EventStore::mongo_store(
-                    client,
-                    database,
-                    keyset,
-                    secrets,
-                    dek,
-                    self.config,
-                    node,
-                )
-                .await?;
+                let store = EventStore::mongo_store(client, database, setup, self.config).await?;
                 (store, name)
             }
         };

@@ -76,10 +76,10 @@ impl<T> Documents<T> {
         &self.collection
     }
 
-    /// The database name the sealed fields are bound to (in memory: none,
-    /// the empty name).
+    /// The database name the sealed fields are bound to
+    /// ([`EventStore::document_database`]).
     fn database(&self) -> &str {
-        self.store.database().map_or("", |d| d.name())
+        self.store.document_database()
     }
 }
 

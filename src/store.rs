@@ -100,6 +100,24 @@ struct Inner {
     chainer: RwLock<Chainer>,
     backend: Backend,
     node: String,
+    /// The database name sealed document fields are bound to, when not the
+    /// database's own (a database restored under another name).
+    document_database: Option<String>,
+}
+
+/// What a store is made with, whatever its backend.
+pub(crate) struct Setup {
+    /// The keyset wrapping data keys, if any.
+    pub(crate) keyset: Option<Keyset>,
+    /// The seal secrets.
+    pub(crate) secrets: SealSecrets,
+    /// The data-key family of new details.
+    pub(crate) dek: Algorithm,
+    /// The node name of the store's own records.
+    pub(crate) node: String,
+    /// The database name sealed document fields are bound to, if not the
+    /// database's own.
+    pub(crate) document_database: Option<String>,
 }
 
 /// What a purge did, in all and per chain.
@@ -177,31 +195,20 @@ fn millis(time: SystemTime) -> i64 {
 }
 
 impl EventStore {
-    pub(crate) fn memory_store(
-        keyset: Option<Keyset>,
-        secrets: SealSecrets,
-        dek: Algorithm,
-        node: String,
-    ) -> Result<EventStore> {
+    pub(crate) fn memory_store(setup: Setup) -> Result<EventStore> {
         EventStore::with_backend(
-            keyset,
-            secrets,
-            dek,
+            setup,
             Backend::Memory(Arc::new(Mutex::new(MemoryLog::default()))),
-            node,
         )
     }
 
     pub(crate) async fn mongo_store(
         client: stream_mongo::mongodb::Client,
         database: stream_mongo::mongodb::Database,
-        keyset: Option<Keyset>,
-        secrets: SealSecrets,
-        dek: Algorithm,
+        setup: Setup,
         config: LogConfig,
-        node: String,
     ) -> Result<EventStore> {
-        let chainer = chainer_for(keyset.as_ref(), secrets.clone(), dek)?;
+        let chainer = chainer_for(setup.keyset.as_ref(), setup.secrets.clone(), setup.dek)?;
         let log = EventLog::new(&database, chainer, config);
         log.ensure_indexes().await?;
         let backend = Backend::Mongo(Box::new(MongoBackend {
@@ -209,16 +216,17 @@ impl EventStore {
             database,
             log,
         }));
-        EventStore::with_backend(keyset, secrets, dek, backend, node)
+        EventStore::with_backend(setup, backend)
     }
 
-    fn with_backend(
-        keyset: Option<Keyset>,
-        secrets: SealSecrets,
-        dek: Algorithm,
-        backend: Backend,
-        node: String,
-    ) -> Result<EventStore> {
+    fn with_backend(setup: Setup, backend: Backend) -> Result<EventStore> {
+        let Setup {
+            keyset,
+            secrets,
+            dek,
+            node,
+            document_database,
+        } = setup;
         let chainer = chainer_for(keyset.as_ref(), secrets, dek)?;
         if let Backend::Mongo(m) = &backend {
             m.log.set_chainer(chainer.clone());
@@ -230,6 +238,7 @@ impl EventStore {
                 chainer: RwLock::new(chainer),
                 backend,
                 node,
+                document_database,
             }),
         })
     }
@@ -255,11 +264,14 @@ impl EventStore {
         };
         // Another pod: its own configuration, the default data-key family.
         EventStore::with_backend(
-            keyset,
-            secrets,
-            Algorithm::Aes256GcmSiv,
+            Setup {
+                keyset,
+                secrets,
+                dek: Algorithm::Aes256GcmSiv,
+                node: node.into(),
+                document_database: None,
+            },
             Backend::Memory(log.clone()),
-            node.into(),
         )
     }
 
@@ -288,6 +300,17 @@ impl EventStore {
         match &self.inner.backend {
             Backend::Mongo(m) => Some(&m.database),
             Backend::Memory(_) => None,
+        }
+    }
+
+    /// The database name sealed document fields are bound to: the one
+    /// given to [`EventStoreBuilder::document_database`], else the
+    /// database's own name, else (in memory) the empty name.
+    pub fn document_database(&self) -> &str {
+        match (&self.inner.document_database, self.database()) {
+            (Some(name), _) => name,
+            (None, Some(database)) => database.name(),
+            (None, None) => "",
         }
     }
 

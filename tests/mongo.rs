@@ -271,6 +271,13 @@ async fn sealed_documents_store_only_the_secure_half() {
         Arc::new(keyset.envelope(Algorithm::Aes256GcmSiv).unwrap()),
     );
     assert!(copied.get("root").await.is_err(), "bound to its database");
+    // Restored under another name: bound to the name it was written in,
+    // it reads again.
+    let restored = copied.bound_to(t.db.name());
+    assert_eq!(
+        restored.get("root").await.unwrap(),
+        Some(repo.get("root").await.unwrap().unwrap())
+    );
     other.drop().await.unwrap();
     // Rotation re-wraps, idempotently; the value still reads.
     repo.put("root", &value).await.unwrap();

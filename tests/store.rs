@@ -652,3 +652,45 @@ async fn the_data_key_family_is_configuration_and_both_read_back() {
     }
     assert!(gcm.verify_deep(None).await.unwrap().is_ok());
 }
+
+/// `document_database` binds sealed fields to a chosen database name: a
+/// store bound to another name (here one sharing the in-memory log, bound
+/// to the empty name) cannot read them, a store bound to the same name can.
+#[tokio::test]
+async fn sealed_fields_are_bound_to_the_configured_database_name() {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Pin {
+        pin: Secure<String>,
+    }
+    let (keyset, json) = fresh_keyset();
+    let named = EventStore::builder()
+        .keyset(keyset)
+        .seal_secrets(secrets())
+        .document_database("stream-prod")
+        .in_memory()
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(named.document_database(), "stream-prod");
+    let value = Pin {
+        pin: Secure::new("0000".to_owned()),
+    };
+    named
+        .documents::<Pin>("pins")
+        .put("a", &value)
+        .await
+        .unwrap();
+    assert_eq!(
+        named.documents::<Pin>("pins").get("a").await.unwrap(),
+        Some(value)
+    );
+    let unnamed = named
+        .share_memory(
+            Some(Keyset::parse(json.as_bytes()).unwrap()),
+            secrets(),
+            "pod-1",
+        )
+        .unwrap();
+    assert_eq!(unnamed.document_database(), "");
+    assert!(unnamed.documents::<Pin>("pins").get("a").await.is_err());
+}

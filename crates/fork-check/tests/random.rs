@@ -15,8 +15,11 @@ fn in_child(f: fn() -> Vec<u8>) -> Vec<u8> {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        let message = f();
-        let code = i32::from(child_end.write_all(&message).is_err());
+        // A panic must not unwind into the harness's copy in the child.
+        let code = match std::panic::catch_unwind(f) {
+            Ok(message) => i32::from(child_end.write_all(&message).is_err()),
+            Err(_) => 2,
+        };
         // SAFETY: ends the child at once, as above.
         unsafe { libc::_exit(code) };
     }

@@ -149,6 +149,9 @@ fn field_aad(version: i32, database: &str, collection: &str, id: &str, path: &[u
 pub struct SealedDocuments<T> {
     collection: Collection<Document>,
     envelope: Arc<Envelope>,
+    /// The database name the fields are bound to, when not the
+    /// collection's own.
+    bound_to: Option<String>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -166,14 +169,31 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
         SealedDocuments {
             collection: database.collection(name),
             envelope,
+            bound_to: None,
             _type: PhantomData,
         }
+    }
+
+    /// Binds the fields to database name `database` instead of the
+    /// collection's own: for a database restored under another name, the
+    /// name it had when its fields were written (`docs/FORMAT.md` §11).
+    #[must_use]
+    pub fn bound_to(mut self, database: impl Into<String>) -> SealedDocuments<T> {
+        self.bound_to = Some(database.into());
+        self
+    }
+
+    /// The database name of the associated data.
+    fn database(&self) -> String {
+        self.bound_to
+            .clone()
+            .unwrap_or_else(|| self.collection.namespace().db)
     }
 
     /// Stores `value` as document `id` (replacing it): every `clear` is
     /// encrypted into `secure` and removed.
     pub async fn put(&self, id: &str, value: &T) -> Result<()> {
-        let database = self.collection.namespace().db;
+        let database = self.database();
         let document = seal_document(&self.envelope, &database, self.collection.name(), id, value)?;
         self.collection
             .replace_one(doc! {"_id": id}, document)
@@ -187,7 +207,7 @@ impl<T: Serialize + DeserializeOwned> SealedDocuments<T> {
         let Some(document) = self.collection.find_one(doc! {"_id": id}).await? else {
             return Ok(None);
         };
-        let database = self.collection.namespace().db;
+        let database = self.database();
         open_document(
             &self.envelope,
             &database,

@@ -50,18 +50,30 @@ impl Page {
         }
         let state = core::ptr::NonNull::new(addr.cast::<State>())?;
         let page = Page { state, len };
+        // Some environments (QEMU user mode, as BoringSSL and AWS-LC note)
+        // answer every `madvise` with success and do nothing: trust the
+        // answer to `MADV_WIPEONFORK` only where advice that does not
+        // exist is refused. (If this returns `None`, `page` is dropped and
+        // unmapped.)
+        // SAFETY: advice on the mapping made above; an unknown advice value
+        // changes nothing but the return code.
+        let bogus = unsafe { libc::madvise(addr, len, -1) };
+        if bogus == 0 {
+            return None;
+        }
         // SAFETY: `addr..addr + len` is the mapping made above, page
         // aligned as `mmap` returns it; the advice changes what a child
-        // inherits, not this process's memory. If it fails, `page` is
-        // dropped and unmapped.
+        // inherits, not this process's memory.
         let wiped = unsafe { libc::madvise(addr, len, libc::MADV_WIPEONFORK) };
         if wiped != 0 {
             return None;
         }
-        // Best effort: keep the generator out of core dumps. Its failure
-        // changes nothing about fork safety.
-        // SAFETY: as above, advice on the mapping made here.
+        // Best effort: keep the generator out of core dumps and swap. Their
+        // failure (a memory-lock limit) changes nothing about fork safety.
+        // SAFETY: advice on the mapping made here.
         let _ = unsafe { libc::madvise(addr, len, libc::MADV_DONTDUMP) };
+        // SAFETY: locks the pages of the mapping made here in memory.
+        let _ = unsafe { libc::mlock(addr, len) };
         Some(page)
     }
 
@@ -73,8 +85,13 @@ impl Page {
         // and every bit pattern of zeros is a valid `State` (arrays of
         // bytes and integers only). `&mut self` makes this the only
         // reference for its lifetime. The kernel writes the page only in a
-        // new child at `fork()`, where this thread has not resumed yet (or
-        // no longer exists).
+        // new child at `fork()`, where the reference is not live: the
+        // forking thread is not inside a draw, and the other threads do not
+        // exist in the child. (The one exception, a signal handler that
+        // forks while its thread was inside a draw and then draws again in
+        // the child, is excluded in the crate's documentation; the child
+        // would then see zeros where it had bytes, never another process's
+        // bytes.)
         unsafe { self.state.as_mut() }
     }
 }
