@@ -128,9 +128,9 @@ impl Envelope {
         // The serialized key proto: field 3 (key_value), length, key bytes.
         let mut dek_proto = Zeroizing::new([0u8; MAX_DEK_PROTO]);
         dek_proto[0] = 0x1a;
-        dek_proto[1] = key_len as u8; // 16 or 32
-                                      // One draw for the data key and both nonces: one fork check (see
-                                      // `random`) per envelope instead of three.
+        // 16 or 32.
+        dek_proto[1] = key_len as u8;
+        // One draw for the data key and both nonces.
         let mut drawn = Zeroizing::new([0u8; 32 + 2 * NONCE_LEN]);
         crate::random::fill(&mut drawn[..key_len + 2 * NONCE_LEN])?;
         let (key, nonces) = drawn.split_at(key_len);

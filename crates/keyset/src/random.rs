@@ -7,7 +7,9 @@
 //! process id it gets. (A pid check before each draw was tried first and
 //! missed a grandchild that got the original pid back; one `getrandom`
 //! call per draw came next and cost about 1 µs per envelope on a loaded
-//! day.) Key material comes straight from the operating system. See
+//! day.) Keys of a keyset come straight from the operating system; an
+//! envelope's data keys are drawn like nonces, so their secrecy rests on
+//! the thread generator's too (its state is erased as it is used). See
 //! `docs/DECISIONS.md`, "Fork-safe randomness".
 
 use crate::error::{Error, Result};
