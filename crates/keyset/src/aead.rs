@@ -549,6 +549,14 @@ impl Aead {
 
     /// Encrypts `plaintext` under the primary key, binding `aad`.
     ///
+    /// # Security
+    /// An envelope ([`crate::Envelope`]) wraps its data keys with this
+    /// keyset and empty associated data, as Tink's `KmsEnvelopeAead` does.
+    /// A keyset that wraps data keys must not also encrypt chosen
+    /// plaintexts with empty `aad`: the ciphertext of a 34-byte data-key
+    /// proto would pass for a wrapped data key. Give other data its own
+    /// keyset, or non-empty associated data.
+    ///
     /// # Errors
     /// [`Error::UnsupportedKeyType`] if the primary is of a type this crate
     /// does not implement; [`Error::Randomness`], [`Error::Encryption`].
