@@ -127,6 +127,14 @@ async fn main() {
     std::process::exit(code);
 }
 
+/// Wall-clock microseconds: when an append was answered, so that a run's
+/// turns can be reconstructed from the writers' lines.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -199,7 +207,7 @@ async fn writer(args: WriterArgs) -> i32 {
                     && result.is_err()
                     && Instant::now() < until + Duration::from_secs(60);
                 let line = match result {
-                    Ok(e) => serde_json::json!({"w": args.id, "n": n, "ok": true, "seq": e.seq, "seal": e.seal.to_hex(), "us": us}),
+                    Ok(e) => serde_json::json!({"w": args.id, "n": n, "ok": true, "seq": e.seq, "seal": e.seal.to_hex(), "us": us, "t": now_us()}),
                     Err(e) => {
                         let outcome = match &e {
                             stream_store::mongo::Error::Timeout { outcome, .. }
