@@ -136,9 +136,7 @@ fn now_us() -> u64 {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    (now_us() / 1000) as i64
 }
 
 async fn writer(args: WriterArgs) -> i32 {
