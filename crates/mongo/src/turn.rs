@@ -39,12 +39,17 @@ use crate::log::LogConfig;
 
 /// How far a waiter's `alive` may lag the version the holder last wrote
 /// before the holder no longer hands the turn to it. A waiter writes
-/// `alive` as soon as it sees a new version, and it looks at least every
-/// half turn, while a holder keeps the turn for a whole one: a live waiter
-/// is never behind. A process that took its turn and went idle is (its
-/// waiter document is deleted after the take, off the commit path, and
-/// that delete can be late or lost).
-const LIVE_WAITER_VERSIONS: i64 = 0;
+/// `alive` when it sees a version past this lag (so every other version),
+/// and it looks at least every half turn, while a holder keeps the turn
+/// for a whole one: a live waiter is never too far behind. Every write to
+/// the server takes its one write lock from the holder's inserts (SQLite
+/// under FerretDB), so with three pods this halves the waiters' writes per
+/// turn. A process that took its turn is behind by at least two versions
+/// at the next hand-over (it never wrote the version it took the turn at,
+/// nor any after it), so it is not handed the turn again until it asks
+/// again; a dead waiter may be named once more than with no lag, and is
+/// taken over from after `turn_ttl` like any silent holder.
+const LIVE_WAITER_VERSIONS: i64 = 1;
 
 /// How many poll intervals a free turn is left to the first waiter in line
 /// before anyone may take it (a waiter polls at most every two intervals
@@ -66,6 +71,10 @@ pub(crate) struct Turn {
     observed: Option<(Option<String>, i64, Instant)>,
     /// The version at which this process last marked itself waiting.
     marked_at: Option<i64>,
+    /// The mark of the waiter document this process may have stored
+    /// (deleted when it releases the turn, not when it takes it: under
+    /// contention it asks again at once, and a delete is one more write).
+    asked: Option<i64>,
     /// Its place in line: the version at which it first asked.
     mark: Option<i64>,
     /// The version of the turn document as of this holder's last write.
@@ -76,6 +85,11 @@ pub(crate) struct Turn {
     newest_seen: (i64, Instant),
     /// Whether the turn document is known to exist.
     created: bool,
+    /// How long this process's last insert took.
+    pub last_insert: Duration,
+    /// The waiters, read during what was expected to be the last insert of
+    /// this turn (used by the hand-over after it, then dropped).
+    pub prefetched: Option<Vec<Document>>,
 }
 
 impl Turn {
@@ -85,6 +99,9 @@ impl Turn {
             since: Instant::now(),
             observed: None,
             marked_at: None,
+            asked: None,
+            last_insert: Duration::ZERO,
+            prefetched: None,
             mark: None,
             version: 0,
             takeovers: 0,
@@ -96,6 +113,17 @@ impl Turn {
     /// Whether the holder has had the turn longer than its budget.
     pub fn budget_spent(&self, config: &LogConfig) -> bool {
         self.held && self.since.elapsed() >= config.turn
+    }
+
+    /// Whether this process holds the turn and its budget will be spent
+    /// `within` from now.
+    pub fn ends_within(&self, within: Duration, config: &LogConfig) -> bool {
+        self.held && self.since.elapsed().saturating_add(within) >= config.turn
+    }
+
+    /// The version of the turn document as of this holder's last write.
+    pub fn version(&self) -> i64 {
+        self.version
     }
 }
 
@@ -138,16 +166,26 @@ fn first_waiter(waiters: &[Document], version: i64, except: Option<&str>) -> Opt
             let pod = w.get_str("pod").ok()?;
             let mark = w.get("mark").and_then(as_i64)?;
             let alive = w.get("alive").and_then(as_i64).unwrap_or(mark);
-            // A live waiter saw the holder's version and no later one (a
-            // forged `alive` from the future is not a waiter), and asked
-            // before it was alive.
-            let live = alive.saturating_add(LIVE_WAITER_VERSIONS) >= version
-                && alive <= version
-                && mark <= alive;
-            (Some(pod) != except && live).then_some((mark, pod))
+            (Some(pod) != except && is_live(mark, alive, version)).then_some((mark, pod))
         })
         .min()
         .map(|(_, pod)| pod.to_owned())
+}
+
+/// Whether a waiter document (`mark`, `alive`) is live for a holder at
+/// `version`: it saw a version at most [`LIVE_WAITER_VERSIONS`] before the
+/// holder's and none after it (a forged `alive` from the future is not a
+/// waiter), and it asked before it was alive.
+fn is_live(mark: i64, alive: i64, version: i64) -> bool {
+    alive.saturating_add(LIVE_WAITER_VERSIONS) >= version && alive <= version && mark <= alive
+}
+
+/// Whether a waiter that last wrote `alive` (none: it has not asked since
+/// its last turn) must write it again on seeing `version`: before it would
+/// stop being live, or when the version went back.
+fn must_refresh(alive: Option<i64>, version: i64) -> bool {
+    alive
+        .is_none_or(|alive| version < alive || version > alive.saturating_add(LIVE_WAITER_VERSIONS))
 }
 
 fn as_i64(value: &Bson) -> Option<i64> {
@@ -183,12 +221,15 @@ impl Turns {
         format!("{}:{}/{}", chain.as_str().len(), chain.as_str(), self.pod)
     }
 
-    /// The waiter documents of `chain` (a small collection: one document
-    /// per chain and per waiting process).
-    async fn waiters(&self, chain: &ChainId) -> Result<Vec<Document>> {
+    /// The waiter documents of `chain` that may be live at `version` (a
+    /// small collection: one document per chain and per waiting process;
+    /// documents left by processes gone are filtered out by the server, so
+    /// that however many accumulate they never crowd out a live one).
+    pub async fn waiters(&self, chain: &ChainId, version: i64) -> Result<Vec<Document>> {
+        let oldest_live = version.saturating_sub(LIVE_WAITER_VERSIONS);
         Ok(self
             .heads
-            .find(doc! {"waitsFor": chain.as_str()})
+            .find(doc! {"waitsFor": chain.as_str(), "alive": {"$gte": oldest_live}})
             // Bounded, whatever was written there: a handful of pods wait.
             .limit(MAX_WAITERS)
             .await?
@@ -256,7 +297,7 @@ impl Turns {
             turn.newest_seen = (version, Instant::now());
             if owner.as_deref() == Some(self.pod.as_str()) {
                 // Handed to us by the previous holder.
-                return Ok(self.taken(chain, turn, seen));
+                return Ok(self.taken(turn, seen));
             }
             let stale = match &turn.observed {
                 Some((o, v, at)) if *o == owner && *v == version => at.elapsed() >= config.turn_ttl,
@@ -276,7 +317,7 @@ impl Turns {
             let first_in_line = if owner.is_none() && free_for < config.turn_poll * FREE_GRACE_POLLS
             {
                 let waiters = bounded(deadline, chain, "reading the chain's waiters", async {
-                    self.waiters(chain).await
+                    self.waiters(chain, version).await
                 })
                 .await?;
                 first_waiter(&waiters, version, None).is_none_or(|first| first == self.pod)
@@ -315,13 +356,14 @@ impl Turns {
                         turn.takeovers += 1;
                         tracing::warn!(chain = %chain, previous = ?owner, "took over the turn of a silent holder");
                     }
-                    return Ok(self.taken(chain, turn, d));
+                    return Ok(self.taken(turn, d));
                 }
                 poll = config.turn_poll;
             }
-            if turn.marked_at != Some(version) {
-                // Ask for the turn, and say we are alive at each new version
-                // seen. The place in line (the first mark) is written again
+            if must_refresh(turn.marked_at, version) {
+                // Ask for the turn, and say we are alive before we lag more
+                // than `LIVE_WAITER_VERSIONS` (or when the version went
+                // back). The place in line (the first mark) is written again
                 // each time: an update of the holder's on a server without
                 // atomic updates (FerretDB) may have overwritten it.
                 let mark = *turn.mark.get_or_insert(version);
@@ -340,6 +382,7 @@ impl Turns {
                 })
                 .await?;
                 turn.marked_at = Some(version);
+                turn.asked = Some(mark);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -370,17 +413,10 @@ impl Turns {
         }
     }
 
-    fn taken(&self, chain: &ChainId, turn: &mut Turn, document: Document) -> Document {
-        if turn.mark.is_some() {
-            // No longer waiting. Off the commit path: if this delete is
-            // lost, the document goes stale (its `alive` stops) and is
-            // ignored; a later wait writes it again.
-            let heads = self.heads.clone();
-            let id = self.waiter_id(chain);
-            tokio::spawn(async move {
-                let _ = heads.delete_one(doc! {"_id": id}).await;
-            });
-        }
+    fn taken(&self, turn: &mut Turn, document: Document) -> Document {
+        // The waiter document stays: it stops being live as the version
+        // moves on (its `alive` is behind the version taken), and under
+        // contention this process asks again as soon as it hands over.
         turn.held = true;
         turn.version = version_of(&document);
         turn.newest_seen = (turn.newest_seen.0.max(turn.version), Instant::now());
@@ -405,6 +441,7 @@ impl Turns {
         more: bool,
         deadline: Instant,
     ) -> Result<()> {
+        let prefetched = turn.prefetched.take();
         if !turn.held || (more && !turn.budget_spent(config)) {
             return Ok(());
         }
@@ -412,6 +449,18 @@ impl Turns {
         let mine = doc! {"_id": chain.as_str(), "owner": &self.pod};
         if !more {
             turn.held = false;
+            if let Some(mark) = turn.asked.take() {
+                // No longer waiting. Off the commit path: if this delete is
+                // lost, the document is not live (its `alive` stopped) and
+                // is ignored; a later wait writes it again. Only the
+                // document of that mark: a later ask (a new mark) that the
+                // delete arrives after stays.
+                let heads = self.heads.clone();
+                let id = self.waiter_id(chain);
+                tokio::spawn(async move {
+                    let _ = heads.delete_one(doc! {"_id": id, "mark": mark}).await;
+                });
+            }
             bounded(deadline, chain, "releasing the chain's turn", async {
                 Ok(self
                     .heads
@@ -426,10 +475,15 @@ impl Turns {
         }
         // Budget spent with work waiting: see who waits, then publish the
         // head and hand the turn over (or renew it) in one write.
-        let waiters = bounded(deadline, chain, "reading the chain's waiters", async {
-            self.waiters(chain).await
-        })
-        .await?;
+        let waiters = match prefetched {
+            Some(waiters) => waiters,
+            None => {
+                bounded(deadline, chain, "reading the chain's waiters", async {
+                    self.waiters(chain, turn.version).await
+                })
+                .await?
+            }
+        };
         let next = first_waiter(&waiters, turn.version, Some(&self.pod));
         let update = match &next {
             Some(next) => doc! {"$set": {"head": head, "owner": next}, "$inc": {"version": 1_i64}},
@@ -493,5 +547,107 @@ pub(crate) async fn bounded<T>(
             waited_ms: started.elapsed().as_millis() as u64,
             outcome: Outcome::NotWritten,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn waiter(pod: &str, mark: i64, alive: i64) -> Document {
+        doc! {"waitsFor": "c", "pod": pod, "mark": mark, "alive": alive}
+    }
+
+    proptest! {
+        /// A waiter that refreshes by `must_refresh` at each version it
+        /// sees (versions only move on, by any steps) is live for a
+        /// holder at every version it has seen.
+        #[test]
+        fn a_refreshing_waiter_stays_live(first in -5i64..1_000, steps in prop::collection::vec(0i64..4, 1..60)) {
+            let mark = first;
+            let mut written: Option<i64> = None;
+            let mut version = first;
+            for step in steps {
+                version += step;
+                if must_refresh(written, version) {
+                    written = Some(version);
+                }
+                let alive = written.expect("the first version seen is always written");
+                prop_assert!(is_live(mark, alive, version), "mark {mark} alive {alive} version {version}");
+            }
+        }
+
+        /// Between two holders, a waiter writes at most every other
+        /// version: that is the write saved per hand-over.
+        #[test]
+        fn a_waiter_writes_at_most_every_other_version(first in 0i64..1_000, n in 1i64..200) {
+            let mut written: Option<i64> = None;
+            let mut writes = 0;
+            for version in first..first + n {
+                if must_refresh(written, version) {
+                    written = Some(version);
+                    writes += 1;
+                }
+            }
+            prop_assert_eq!(writes, (n + LIVE_WAITER_VERSIONS) / (LIVE_WAITER_VERSIONS + 1));
+        }
+
+        /// A process that took the turn at `taken` (it wrote `alive` at
+        /// most one version before) is not live at the next hand-over
+        /// or any later one, until it asks again.
+        #[test]
+        fn a_process_that_took_the_turn_is_not_named_again(mark in 0i64..100, lag in 1i64..50, after in 1i64..50) {
+            let taken = mark + lag;
+            let alive = taken - 1;
+            prop_assert!(!is_live(mark, alive, taken + after));
+        }
+
+        /// `first_waiter` names the live waiter with the smallest
+        /// `(mark, pod)`, never `except`, never a stale, future or
+        /// malformed document.
+        #[test]
+        fn first_waiter_is_the_earliest_live_one(
+            version in 10i64..50,
+            docs in prop::collection::vec((0u8..6, 0i64..60, 0i64..60, any::<bool>()), 0..12),
+            except in prop::option::of(0u8..6),
+        ) {
+            let except = except.map(|p| format!("p{p}"));
+            let waiters: Vec<Document> = docs
+                .iter()
+                .map(|(p, mark, alive, malformed)| {
+                    let mut d = waiter(&format!("p{p}"), *mark, *alive);
+                    if *malformed {
+                        d.insert("mark", "x");
+                    }
+                    d
+                })
+                .collect();
+            let expected = docs
+                .iter()
+                .filter(|(p, mark, alive, malformed)| {
+                    !malformed && Some(format!("p{p}")) != except && is_live(*mark, *alive, version)
+                })
+                .map(|(p, mark, _, _)| (*mark, format!("p{p}")))
+                .min()
+                .map(|(_, pod)| pod);
+            prop_assert_eq!(first_waiter(&waiters, version, except.as_deref()), expected);
+        }
+    }
+
+    #[test]
+    fn liveness_window() {
+        // Live at the version it saw and the next one; not two after,
+        // not before it asked, not from the future.
+        assert!(is_live(5, 7, 7));
+        assert!(is_live(5, 7, 8));
+        assert!(!is_live(5, 7, 9));
+        assert!(!is_live(5, 7, 6));
+        assert!(!is_live(8, 7, 7));
+        assert!(!is_live(i64::MIN, i64::MAX, 0));
+        assert!(must_refresh(None, 3));
+        assert!(!must_refresh(Some(3), 4));
+        assert!(must_refresh(Some(3), 5));
+        assert!(must_refresh(Some(3), 2));
     }
 }
