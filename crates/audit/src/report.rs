@@ -2,16 +2,44 @@
 //! earliest first, one line per chain, the verdict) and one JSON object
 //! (the schema is in the crate documentation).
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io;
 
 use serde_json::{json, Value};
-use stream_chain::{ChainId, VerifyReport};
+use stream_chain::{is_unprintable, ChainId, VerifyReport};
+
+/// `text` as the text report prints it: a backslash as `\\`, and every
+/// character for which [`is_unprintable`] holds (controls, line
+/// separators, bidirectional and invisible formatting characters) as
+/// `\u{XXXX}`. What came from the input therefore never starts a line,
+/// moves the cursor, colours the terminal or reorders what follows it,
+/// and distinct texts print distinctly.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c == '\\' || is_unprintable(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_unprintable(c) {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// The report as text: findings (earliest first), one line per chain, the
-/// verdict.
+/// verdict. Every text that came from the input (chain ids, the reasons
+/// of malformed records) is printed through [`printable`]: each finding,
+/// chain and verdict is exactly one line.
 pub fn write_text(out: &mut (impl io::Write + ?Sized), report: &VerifyReport) -> io::Result<()> {
     for finding in &report.findings {
-        writeln!(out, "{finding}")?;
+        writeln!(out, "{}", printable(&finding.to_string()))?;
     }
     let hidden = report
         .total_findings
@@ -36,7 +64,7 @@ pub fn write_text(out: &mut (impl io::Write + ?Sized), report: &VerifyReport) ->
         writeln!(
             out,
             "chain {}: {} {}, {seq}: {status}",
-            chain.chain,
+            printable(chain.chain.as_str()),
             chain.events,
             plural(chain.events, "event")
         )?;
@@ -144,5 +172,46 @@ mod tests {
         assert_eq!(json["findings"][0]["seq"], 2);
         assert_eq!(json["findings"][0]["kind"], "gap");
         assert_eq!(json["totalFindings"], 1);
+    }
+
+    #[test]
+    fn printable_escapes_what_could_forge_a_line() {
+        assert_eq!(printable("ca"), "ca");
+        assert_eq!(printable("a\nchain ca: OK"), "a\\u{000A}chain ca: OK");
+        assert_eq!(printable("\u{1b}[32mOK"), "\\u{001B}[32mOK");
+        assert_eq!(printable("x\u{202E}y"), "x\\u{202E}y");
+        // Injective: an escape written literally does not print as the
+        // character it names.
+        assert_eq!(printable("\\u{000A}"), "\\\\u{000A}");
+        assert_eq!(printable("é"), "é");
+    }
+
+    proptest::proptest! {
+        /// Whatever text a hostile record puts in a finding, the text
+        /// report prints one line per finding, per chain and the
+        /// verdict, with no control or formatting character in them.
+        #[test]
+        fn the_text_report_has_one_line_per_item(reasons in proptest::collection::vec(".*", 0..6), raw in ".*") {
+            let mut verifier = verifier();
+            for event in chain(2) {
+                verifier.push(&event);
+            }
+            let mut report = verifier.finish();
+            for why in reasons.iter().chain(std::iter::once(&raw)) {
+                report.findings.push(stream_chain::Finding {
+                    chain: None,
+                    seq: None,
+                    kind: stream_chain::FindingKind::Malformed(why.clone()),
+                });
+            }
+            let mut text = Vec::new();
+            write_text(&mut text, &report).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            let lines: Vec<&str> = text.split_terminator('\n').collect();
+            proptest::prop_assert_eq!(lines.len(), report.findings.len() + report.chains.len() + 1);
+            for line in lines {
+                proptest::prop_assert!(!line.chars().any(is_unprintable), "{:?}", line);
+            }
+        }
     }
 }

@@ -41,18 +41,49 @@ pub const RECORD_VERSION: u8 = 1;
 /// The sequence number of a chain's genesis event.
 pub const GENESIS_SEQ: u64 = 1;
 
+/// Whether `c` must not appear in a chain id, and is escaped wherever a
+/// report prints text that came from input: a control character (Unicode
+/// `Cc`, which includes C1 controls such as NEL), a line or paragraph
+/// separator (U+2028, U+2029), a bidirectional formatting character
+/// (U+061C, U+200E, U+200F, U+202A..=U+202E, U+2066..=U+2069) or an
+/// invisible one (U+200B..=U+200D, U+2060, U+FEFF).
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
 /// The id of a chain (for example `events`, a tenant, module or node name).
 /// Cheap to clone.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChainId(Arc<str>);
 
 impl ChainId {
-    /// A chain id: 1 to 256 bytes of UTF-8.
+    /// A chain id: 1 to 256 bytes of UTF-8, every character printable
+    /// (none for which [`is_unprintable`] holds: no control, line
+    /// separator, bidirectional or zero-width formatting character), so
+    /// that an id printed in a report or a log cannot forge other lines
+    /// or hide characters.
     pub fn new(id: &str) -> Result<ChainId> {
         if id.is_empty() || id.len() > 256 {
             return Err(Error::InvalidEvent(format!(
                 "chain id must be 1 to 256 bytes, got {}",
                 id.len()
+            )));
+        }
+        if let Some((at, c)) = id.char_indices().find(|(_, c)| is_unprintable(*c)) {
+            return Err(Error::InvalidEvent(format!(
+                "chain id must be printable: U+{:04X} at byte {at} is a control or formatting character; use letters, digits and punctuation",
+                u32::from(c)
             )));
         }
         Ok(ChainId(Arc::from(id)))

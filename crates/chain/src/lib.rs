@@ -52,9 +52,9 @@ pub use crate::chainer::{Chainer, Head, SealPlan, Sealed, MAX_EVENT_BYTES};
 pub use crate::checkpoint::Checkpoint;
 pub use crate::error::{Error, Result};
 pub use crate::event::{
-    check_event_id, detail_aad, Anchor, ChainId, Detail, DetailValue, DraftValue, EventDraft,
-    PurgeMark, SealedEvent, SensitiveValue, Status, EVENT_ID_FORMAT_VERSION, FORMAT_VERSION,
-    GENESIS_SEQ, LEGACY_FORMAT_VERSION, MAX_EVENT_ID_LEN, RECORD_VERSION,
+    check_event_id, detail_aad, is_unprintable, Anchor, ChainId, Detail, DetailValue, DraftValue,
+    EventDraft, PurgeMark, SealedEvent, SensitiveValue, Status, EVENT_ID_FORMAT_VERSION,
+    FORMAT_VERSION, GENESIS_SEQ, LEGACY_FORMAT_VERSION, MAX_EVENT_ID_LEN, RECORD_VERSION,
 };
 pub use crate::report::{IntegrityReport, ReportStatus};
 pub use crate::retention::{PurgeScan, PurgeStep};
