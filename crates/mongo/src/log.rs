@@ -675,7 +675,10 @@ impl EventLog {
                             }
                         }
                     }
-                    Err(e) => return fail_all(jobs, &unavailable(chain, e, Outcome::NotWritten)),
+                    Err(e) => {
+                        self.turns.forget_ask(chain, &mut state.turn);
+                        return fail_all(jobs, &unavailable(chain, e, Outcome::NotWritten));
+                    }
                 }
             }
             let start = match state.head.clone() {
@@ -748,27 +751,15 @@ impl EventLog {
             let docs: Vec<Document> = sealed.iter().map(|(_, e)| event_to_document(e)).collect();
             let last_doc = docs.last().cloned();
             let left = deadline.saturating_duration_since(Instant::now());
-            // The insert expected to be the last of this turn reads the
-            // waiters at the same time: the hand-over after it is then one
-            // round trip, not two. The waiters are a hint read a few
-            // milliseconds early; the head is still written only after the
-            // insert is answered.
-            let last_of_turn =
-                self.config.turns && state.turn.ends_within(state.turn.last_insert, &self.config);
+            // The waiters are a hint that may be read a few milliseconds
+            // early; the head is still written only after the insert is
+            // answered.
+            if self.config.turns {
+                self.turns
+                    .prefetch_waiters(chain, &mut state.turn, &self.config);
+            }
             let sent = Instant::now();
-            let insert = async {
-                if last_of_turn {
-                    let (inserted, waiters) = tokio::join!(
-                        self.insert(docs),
-                        self.turns.waiters(chain, state.turn.version())
-                    );
-                    state.turn.prefetched = waiters.ok();
-                    inserted
-                } else {
-                    self.insert(docs).await
-                }
-            };
-            let (inserted, error) = match tokio::time::timeout(left, insert).await {
+            let (inserted, error) = match tokio::time::timeout(left, self.insert(docs)).await {
                 Ok(Ok(())) => (sealed.len(), None),
                 Ok(Err((n, e))) => (n, Some(Some(e))),
                 // No answer in time: the write may still land.

@@ -32,6 +32,7 @@ use mongodb::options::ReturnDocument;
 use mongodb::Collection;
 use rand::Rng as _;
 use stream_chain::{ChainId, SealSecrets, SealedEvent};
+use tokio::task::JoinHandle;
 
 use crate::codec::event_from_document;
 use crate::error::{Error, Outcome, Result};
@@ -87,9 +88,11 @@ pub(crate) struct Turn {
     created: bool,
     /// How long this process's last insert took.
     pub last_insert: Duration,
-    /// The waiters, read during what was expected to be the last insert of
-    /// this turn (used by the hand-over after it, then dropped).
-    pub prefetched: Option<Vec<Document>>,
+    /// The read of the waiters started beside what was expected to be the
+    /// last insert of this turn, with the version it was read for: used by
+    /// the hand-over after it if it is done by then and the version is
+    /// still this holder's, else dropped.
+    prefetched: Option<(i64, JoinHandle<Result<Vec<Document>>>)>,
 }
 
 impl Turn {
@@ -115,15 +118,11 @@ impl Turn {
         self.held && self.since.elapsed() >= config.turn
     }
 
-    /// Whether this process holds the turn and its budget will be spent
-    /// `within` from now.
-    pub fn ends_within(&self, within: Duration, config: &LogConfig) -> bool {
-        self.held && self.since.elapsed().saturating_add(within) >= config.turn
-    }
-
-    /// The version of the turn document as of this holder's last write.
-    pub fn version(&self) -> i64 {
-        self.version
+    /// Drops the read of the waiters started for a hand-over, if any.
+    fn drop_prefetched(&mut self) {
+        if let Some((_, read)) = self.prefetched.take() {
+            read.abort();
+        }
     }
 }
 
@@ -188,6 +187,32 @@ fn must_refresh(alive: Option<i64>, version: i64) -> bool {
         .is_none_or(|alive| version < alive || version > alive.saturating_add(LIVE_WAITER_VERSIONS))
 }
 
+/// The waiter documents of `chain` that may be live at `version`, earliest
+/// mark first (a small collection: one document per chain and per waiting
+/// process). Documents left by processes gone, and documents forged with
+/// an `alive` or a `mark` from the future, are filtered out by the server,
+/// so that however many accumulate they do not crowd a live one out of
+/// the [`MAX_WAITERS`] read.
+async fn read_waiters(
+    heads: Collection<Document>,
+    chain: String,
+    version: i64,
+) -> Result<Vec<Document>> {
+    let oldest_live = version.saturating_sub(LIVE_WAITER_VERSIONS);
+    Ok(heads
+        .find(doc! {
+            "waitsFor": chain,
+            "alive": {"$gte": oldest_live, "$lte": version},
+            "mark": {"$lte": version},
+        })
+        .sort(doc! {"mark": 1})
+        // Bounded, whatever was written there: a handful of pods wait.
+        .limit(MAX_WAITERS)
+        .await?
+        .try_collect()
+        .await?)
+}
+
 fn as_i64(value: &Bson) -> Option<i64> {
     match value {
         Bson::Int64(v) => Some(*v),
@@ -221,20 +246,50 @@ impl Turns {
         format!("{}:{}/{}", chain.as_str().len(), chain.as_str(), self.pod)
     }
 
-    /// The waiter documents of `chain` that may be live at `version` (a
-    /// small collection: one document per chain and per waiting process;
-    /// documents left by processes gone are filtered out by the server, so
-    /// that however many accumulate they never crowd out a live one).
-    pub async fn waiters(&self, chain: &ChainId, version: i64) -> Result<Vec<Document>> {
-        let oldest_live = version.saturating_sub(LIVE_WAITER_VERSIONS);
-        Ok(self
-            .heads
-            .find(doc! {"waitsFor": chain.as_str(), "alive": {"$gte": oldest_live}})
-            // Bounded, whatever was written there: a handful of pods wait.
-            .limit(MAX_WAITERS)
-            .await?
-            .try_collect()
-            .await?)
+    /// The waiter documents of `chain` that may be live at `version`.
+    async fn waiters(&self, chain: &ChainId, version: i64) -> Result<Vec<Document>> {
+        read_waiters(self.heads.clone(), chain.as_str().to_owned(), version).await
+    }
+
+    /// Before an insert: if it is expected to be the last of the holder's
+    /// turn (at least half the budget used, and the budget spent by the
+    /// time an insert as long as the last one is answered), starts reading
+    /// the waiters beside it, so that the hand-over after it is one round
+    /// trip, not two. The insert's answer never waits for this read.
+    pub fn prefetch_waiters(&self, chain: &ChainId, turn: &mut Turn, config: &LogConfig) {
+        let used = turn.since.elapsed();
+        let last_of_turn = turn.held
+            && used >= config.turn / 2
+            && used.saturating_add(turn.last_insert) >= config.turn;
+        if !last_of_turn {
+            return;
+        }
+        turn.drop_prefetched();
+        let read = tokio::spawn(read_waiters(
+            self.heads.clone(),
+            chain.as_str().to_owned(),
+            turn.version,
+        ));
+        turn.prefetched = Some((turn.version, read));
+    }
+
+    /// Forgets this process's ask for the turn (it released the turn for
+    /// want of work, or gave up waiting at its deadline): deletes its
+    /// waiter document, off the commit path, so that no holder names a
+    /// process that no longer waits. If the delete is lost, the document
+    /// stops being live two versions on.
+    pub fn forget_ask(&self, chain: &ChainId, turn: &mut Turn) {
+        turn.mark = None;
+        turn.marked_at = None;
+        if let Some(mark) = turn.asked.take() {
+            // Only the document of that mark: a later ask (a new mark) that
+            // the delete arrives after stays.
+            let heads = self.heads.clone();
+            let id = self.waiter_id(chain);
+            tokio::spawn(async move {
+                let _ = heads.delete_one(doc! {"_id": id, "mark": mark}).await;
+            });
+        }
     }
 
     async fn create(&self, chain: &ChainId, turn: &mut Turn) -> Result<()> {
@@ -366,6 +421,11 @@ impl Turns {
                 // back). The place in line (the first mark) is written again
                 // each time: an update of the holder's on a server without
                 // atomic updates (FerretDB) may have overwritten it.
+                if turn.mark.is_some_and(|mark| mark > version) {
+                    // Asked at a version since set back (by hand, or a
+                    // forged one undone): ask again, or never be live.
+                    turn.mark = None;
+                }
                 let mark = *turn.mark.get_or_insert(version);
                 let update = doc! {"$set": {
                     "waitsFor": chain.as_str(),
@@ -417,6 +477,7 @@ impl Turns {
         // The waiter document stays: it stops being live as the version
         // moves on (its `alive` is behind the version taken), and under
         // contention this process asks again as soon as it hands over.
+        turn.drop_prefetched();
         turn.held = true;
         turn.version = version_of(&document);
         turn.newest_seen = (turn.newest_seen.0.max(turn.version), Instant::now());
@@ -443,24 +504,16 @@ impl Turns {
     ) -> Result<()> {
         let prefetched = turn.prefetched.take();
         if !turn.held || (more && !turn.budget_spent(config)) {
+            if let Some((_, read)) = prefetched {
+                read.abort();
+            }
             return Ok(());
         }
         let head = head.map_or(Bson::Null, |h| Bson::Document(h.clone()));
         let mine = doc! {"_id": chain.as_str(), "owner": &self.pod};
         if !more {
             turn.held = false;
-            if let Some(mark) = turn.asked.take() {
-                // No longer waiting. Off the commit path: if this delete is
-                // lost, the document is not live (its `alive` stopped) and
-                // is ignored; a later wait writes it again. Only the
-                // document of that mark: a later ask (a new mark) that the
-                // delete arrives after stays.
-                let heads = self.heads.clone();
-                let id = self.waiter_id(chain);
-                tokio::spawn(async move {
-                    let _ = heads.delete_one(doc! {"_id": id, "mark": mark}).await;
-                });
-            }
+            self.forget_ask(chain, turn);
             bounded(deadline, chain, "releasing the chain's turn", async {
                 Ok(self
                     .heads
@@ -476,6 +529,19 @@ impl Turns {
         // Budget spent with work waiting: see who waits, then publish the
         // head and hand the turn over (or renew it) in one write.
         let waiters = match prefetched {
+            Some((version, read)) if version == turn.version && read.is_finished() => {
+                match read.await {
+                    Ok(Ok(waiters)) => Some(waiters),
+                    _ => None,
+                }
+            }
+            Some((_, read)) => {
+                read.abort();
+                None
+            }
+            None => None,
+        };
+        let waiters = match waiters {
             Some(waiters) => waiters,
             None => {
                 bounded(deadline, chain, "reading the chain's waiters", async {
@@ -493,7 +559,7 @@ impl Turns {
             Ok(self.heads.update_one(mine, update).await?)
         })
         .await?;
-        turn.version += 1;
+        turn.version = turn.version.saturating_add(1);
         turn.newest_seen = (turn.newest_seen.0.max(turn.version), Instant::now());
         if written.matched_count == 0 {
             // Someone took the turn over (they thought we were gone).
