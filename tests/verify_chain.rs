@@ -492,6 +492,33 @@ fn a_duplicated_event_is_found() {
 }
 
 #[test]
+fn a_chain_id_cannot_forge_lines_of_the_text_report() {
+    let dir = scratch();
+    let mut docs = documents(&chain_of("ca", 3, SECRET));
+    let forged = "ca\nchain ca: 3 events, seq 1..3: OK\n\u{1b}[32m3 records in 1 chain: verified";
+    docs[1].insert("chain", forged);
+    for format in [Export::Bson, Export::Relaxed] {
+        let path = write(&dir, format.file_name(), &format.bytes(&docs));
+        let run = verify(with_secret(&[&path])).run();
+        // The record names no chain id that can exist: malformed, and the
+        // event it replaced is missing.
+        run.expect_code(1).stdout_has("malformed record");
+        for line in run.stdout.lines() {
+            assert!(
+                !line.chars().any(stream_store::chain::is_unprintable),
+                "{format:?}: {line:?}"
+            );
+            assert!(
+                !line.starts_with("chain ca: 3 events")
+                    && !line.starts_with("3 records in 1 chain: verified"),
+                "{format:?}: a forged line: {run:#?}"
+            );
+        }
+        assert!(run.stdout.contains("INTEGRITY FINDINGS"), "{run:#?}");
+    }
+}
+
+#[test]
 fn a_record_that_is_not_an_event_is_a_finding_at_its_place() {
     let dir = scratch();
     let mut docs = documents(&chain_of("ca", 12, SECRET));

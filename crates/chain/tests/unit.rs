@@ -843,6 +843,29 @@ fn chain_ids_are_1_to_256_bytes() {
 }
 
 #[test]
+fn chain_ids_are_printable() {
+    for bad in [
+        "a\nb",
+        "\u{1b}[31m",
+        "ca\r",
+        "x\u{85}",
+        "x\u{2028}",
+        "rtl\u{202E}",
+        "zw\u{200B}",
+        "\u{FEFF}ca",
+    ] {
+        let Err(Error::InvalidEvent(why)) = ChainId::new(bad) else {
+            panic!("{bad:?} was accepted");
+        };
+        assert!(why.contains("printable") && why.contains("U+"), "{why}");
+        assert!(!why.chars().any(stream_chain::is_unprintable), "{why:?}");
+    }
+    for good in ["ca", "tenant-1/ocsp", "é", "日本", "a b", "x\\y"] {
+        assert!(ChainId::new(good).is_ok(), "{good:?}");
+    }
+}
+
+#[test]
 fn seals_read_and_print_as_hex() {
     let seal = Seal([0xab; 32]);
     assert_eq!(seal.to_hex(), "ab".repeat(32));
