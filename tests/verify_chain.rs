@@ -519,6 +519,57 @@ fn a_chain_id_cannot_forge_lines_of_the_text_report() {
 }
 
 #[test]
+fn a_key_repeated_in_a_document_is_malformed() {
+    let dir = scratch();
+    let docs = documents(&chain_of("ca", 5, SECRET));
+    // BSON: a forged `node` before the authentic one (a reader that takes
+    // the last value would verify the record, one that takes the first
+    // would show the forgery).
+    let original = bson::RawDocumentBuf::try_from(&docs[2]).unwrap();
+    let mut forged = bson::RawDocumentBuf::new();
+    for element in original.iter() {
+        let (key, value) = element.unwrap();
+        if key.as_str() == "node" {
+            forged.append(key, "intruder");
+        }
+        forged.append(key, value);
+    }
+    let mut bytes = bson_bytes(&docs[..2]);
+    bytes.extend_from_slice(forged.as_bytes());
+    bytes.extend_from_slice(&bson_bytes(&docs[3..]));
+    let path = write(&dir, "repeated.bson", &bytes);
+    let run = verify(with_secret(&[&path])).run();
+    run.expect_code(1)
+        .stdout_has("ca#3: malformed record: key `node` appears twice");
+    assert!(!run.stdout.contains("gap"), "{run:#?}");
+
+    // JSON, both readers: a sealed field, a field the event does not
+    // read, a key inside a detail.
+    let text = String::from_utf8(Export::Relaxed.bytes(&docs)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (from, to) in [
+        (r#""node":""#, r#""node":"intruder","node":""#),
+        (r#""seq":"#, r#""x":1,"x":2,"seq":"#),
+        (r#""k":""#, r#""k":"forged","k":""#),
+    ] {
+        assert!(lines[2].contains(from), "{}", lines[2]);
+        let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        edited[2] = lines[2].replacen(from, to, 1);
+        let path = write(&dir, "repeated.json", edited.join("\n").as_bytes());
+        for generic in [false, true] {
+            let mut command = verify(with_secret(&[&path]));
+            if generic {
+                command = command.env("VERIFY_CHAIN_GENERIC_JSON", "1");
+            }
+            let run = command.run();
+            run.expect_code(1)
+                .stdout_has("ca#3: malformed record: a key appears twice");
+            assert!(!run.stdout.contains("gap"), "{to}: {run:#?}");
+        }
+    }
+}
+
+#[test]
 fn a_record_that_is_not_an_event_is_a_finding_at_its_place() {
     let dir = scratch();
     let mut docs = documents(&chain_of("ca", 12, SECRET));

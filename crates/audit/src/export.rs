@@ -150,8 +150,15 @@ impl<R: Read> JsonInput<R> {
             match stream.next() {
                 Some(Ok(value)) => {
                     let at = self.offset();
-                    self.pos += stream.byte_offset();
-                    json_value(value, at, sink);
+                    let len = stream.byte_offset();
+                    // The value keeps the last of a repeated key; the
+                    // document is malformed instead (the fast reader leaves
+                    // every document that could repeat one to this reader).
+                    let repeated = rest
+                        .get(..len)
+                        .is_some_and(|text| serde_json::from_slice::<fast::Unique>(text).is_err());
+                    self.pos += len;
+                    json_value(value, at, repeated, sink);
                     return Ok(());
                 }
                 Some(Err(e)) if e.is_eof() && !self.eof => {
@@ -287,16 +294,28 @@ pub fn read<S: Sink + ?Sized>(
 /// A JSON document that the fast reader refused, as a JSON value: read
 /// again through the generic Extended JSON conversion, for the event or
 /// the reason.
-fn json_value<S: Sink + ?Sized>(value: Value, offset: u64, sink: &mut S) {
-    // Of a repeated key, the last counts here as in the conversion.
-    if !sink.wants(value.get("code").and_then(Value::as_str)) {
-        return;
-    }
+fn json_value<S: Sink + ?Sized>(value: Value, offset: u64, repeated: bool, sink: &mut S) {
     let chain = value
         .get("chain")
         .and_then(Value::as_str)
         .and_then(|c| ChainId::new(c).ok());
     let seq = value.get("seq").and_then(json_seq);
+    // Before the sink's choice by code: a repeated `code` must not choose.
+    if repeated {
+        let reason = "a key appears twice in one object (a reader could take either value)";
+        sink.record(
+            Err(Malformed {
+                chain,
+                seq,
+                reason: reason.to_owned(),
+            }),
+            offset,
+        );
+        return;
+    }
+    if !sink.wants(value.get("code").and_then(Value::as_str)) {
+        return;
+    }
     let record = match Bson::try_from(value) {
         Ok(Bson::Document(document)) => stream_codec::event_from_document(&document),
         Ok(other) => Err(Malformed {

@@ -187,8 +187,11 @@ pub fn event_from_document(document: &Document) -> Result<SealedEvent, Malformed
 /// [`event_from_document`] gives for the same document, at a fraction of
 /// the cost.
 ///
-/// The same fields are read with the same rules and messages; of a key
-/// present twice, the last value counts, as in a [`Document`]. Unlike a
+/// The same fields are read with the same rules and messages. A key
+/// present twice at the top level (or in a detail, `secure`, `anchor`,
+/// `purged`: the keys read there) makes the document malformed: readers that
+/// take the first value and readers that take the last (a [`Document`])
+/// would otherwise see different events. Unlike a
 /// conversion to [`Document`], only the event's own fields are decoded
 /// (the derived `terms`, `_id` and unknown fields are skipped, not
 /// validated), and a nested document is entered only where an event has
@@ -208,6 +211,9 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
         reason,
     };
     walked.map_err(|e| malformed(format!("not a valid BSON document: {e}")))?;
+    if let Some(key) = f.repeated {
+        return Err(malformed(repeated(key)));
+    }
     let version = raw_int("v", f.v).map_err(&malformed)?;
     let version = u8::try_from(version)
         .map_err(|_| malformed(format!("unknown format version {version}")))?;
@@ -351,10 +357,16 @@ fn raw_purge_mark(document: &RawDocument) -> Result<PurgeMark, String> {
     })
 }
 
-/// The fields of an event found in one pass over a raw document (the last
-/// of a repeated key wins, as in a [`Document`]).
+/// The fields of an event found in one pass over a raw document, and the
+/// first of them found twice.
 #[derive(Default)]
 struct RawFields<'a> {
+    /// The first key of the event (or `_id`, `terms`) seen a second time.
+    repeated: Option<&'a str>,
+    id: Option<RawBsonRef<'a>>,
+    terms: Option<RawBsonRef<'a>>,
+    /// The other keys (none in an event this library writes).
+    others: Vec<&'a str>,
     v: Option<RawBsonRef<'a>>,
     chain: Option<RawBsonRef<'a>>,
     seq: Option<RawBsonRef<'a>>,
@@ -378,6 +390,15 @@ impl<'a> RawFields<'a> {
     /// Collects the event's fields; stops at the first element that is not
     /// valid BSON.
     fn walk(&mut self, document: &'a RawDocument) -> Result<(), bson::error::Error> {
+        let walked = self.collect(document);
+        if self.repeated.is_none() && self.others.len() > 1 {
+            self.others.sort_unstable();
+            self.repeated = self.others.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+        }
+        walked
+    }
+
+    fn collect(&mut self, document: &'a RawDocument) -> Result<(), bson::error::Error> {
         for element in document {
             let (key, value) = element?;
             let slot = match key.as_str() {
@@ -398,24 +419,37 @@ impl<'a> RawFields<'a> {
                 "purged" => &mut self.purged,
                 "eventId" => &mut self.event_id,
                 "eventKey" => &mut self.event_key,
-                _ => continue,
+                "_id" => &mut self.id,
+                "terms" => &mut self.terms,
+                _ => {
+                    self.others.push(key.as_str());
+                    continue;
+                }
             };
-            *slot = Some(value);
+            if slot.replace(value).is_some() {
+                self.repeated = self.repeated.or(Some(key.as_str()));
+            }
         }
         Ok(())
     }
 }
 
-/// The last value of `key` in a small raw document.
+/// The value of `key` in a small raw document; a key present twice is
+/// malformed (readers could take either value).
 fn raw_last<'a>(document: &'a RawDocument, key: &str) -> Result<Option<RawBsonRef<'a>>, String> {
     let mut found = None;
     for element in document {
         let (k, value) = element.map_err(|e| format!("not a valid BSON document: {e}"))?;
-        if k.as_str() == key {
-            found = Some(value);
+        if k.as_str() == key && found.replace(value).is_some() {
+            return Err(repeated(key));
         }
     }
     Ok(found)
+}
+
+/// The reason given for a document in which `key` appears twice.
+fn repeated(key: &str) -> String {
+    format!("key `{key}` appears twice in one document (a reader could take either value)")
 }
 
 fn raw_string<'a>(field: &str, value: Option<RawBsonRef<'a>>) -> Result<&'a str, String> {
@@ -502,11 +536,14 @@ fn raw_details(value: Option<RawBsonRef<'_>>) -> Result<Vec<Detail>, String> {
         for element in d {
             let (key, value) =
                 element.map_err(|e| format!("details[{i}]: not a valid BSON document: {e}"))?;
-            match key.as_str() {
-                "k" => k = Some(value),
-                "v" => v = Some(value),
-                "secure" => secure = Some(value),
-                _ => {}
+            let slot = match key.as_str() {
+                "k" => &mut k,
+                "v" => &mut v,
+                "secure" => &mut secure,
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                return Err(format!("details[{i}]: {}", repeated(key.as_str())));
             }
         }
         let key = match k {
@@ -788,13 +825,38 @@ mod tests {
     }
 
     #[test]
-    fn raw_takes_the_last_of_a_repeated_key_like_a_document() {
+    fn a_repeated_key_is_malformed_at_its_event() {
         let document = event_to_document(&event());
+        for key in [
+            bson::cstr!("code"),
+            bson::cstr!("seal"),
+            bson::cstr!("_id"),
+            bson::cstr!("terms"),
+        ] {
+            let mut raw = RawDocumentBuf::try_from(&document).unwrap();
+            raw.append(key, "REPEATED");
+            let Err(m) = event_from_raw(&raw) else {
+                panic!("{key:?} repeated was read as an event");
+            };
+            assert_eq!(
+                (m.chain.as_ref().map(ChainId::as_str), m.seq),
+                (Some("ca"), Some(event().seq))
+            );
+            assert!(
+                m.reason
+                    .contains(&format!("key `{}` appears twice", key.as_str())),
+                "{}",
+                m.reason
+            );
+        }
+        // A key the event does not know, repeated, too; once, it is skipped.
         let mut raw = RawDocumentBuf::try_from(&document).unwrap();
-        raw.append(bson::cstr!("code"), "REPEATED");
-        let as_document = Document::try_from(&raw).unwrap();
-        assert_eq!(event_from_raw(&raw), event_from_document(&as_document));
-        assert_eq!(event_from_raw(&raw).unwrap().code, "REPEATED");
+        raw.append(bson::cstr!("x"), 1);
+        raw.append(bson::cstr!("y"), 1);
+        assert_eq!(event_from_raw(&raw), Ok(event()));
+        raw.append(bson::cstr!("x"), 2);
+        let reason = event_from_raw(&raw).unwrap_err().reason;
+        assert!(reason.contains("key `x` appears twice"), "{reason}");
     }
 
     #[test]

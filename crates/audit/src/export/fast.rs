@@ -44,6 +44,61 @@ fn fill<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
     }
 }
 
+/// Most fields an event document may have besides the event's own, `_id`
+/// and `terms` before the fast reader leaves it to the generic one.
+const MAX_OTHER_FIELDS: usize = 8;
+
+/// Any JSON value, checked for a key repeated in one object at any depth
+/// (RFC 8259 leaves such a document's meaning to each reader: one takes
+/// the first value, another the last).
+pub struct Unique;
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Visits any value.
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Unique;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Unique, E> {
+                Ok(Unique)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+                while seq.next_element::<Unique>()?.is_some() {}
+                Ok(Unique)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    map.next_value::<Unique>()?;
+                    if !seen.insert(key.0) {
+                        return Err(de::Error::custom("a key appears twice in one object"));
+                    }
+                }
+                Ok(Unique)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A JSON string, borrowed from the input when it has no escapes.
 pub struct Text<'de>(pub Cow<'de, str>);
 
@@ -309,7 +364,9 @@ impl<'de> Deserialize<'de> for Other {
                             _ => Err(decline()),
                         };
                     }
-                    if key.0.starts_with('$') {
+                    // A `$` key, or a second key (which could repeat the
+                    // first): the generic reader decides.
+                    if key.0.starts_with('$') || !first {
                         return Err(decline());
                     }
                     map.next_value::<Other>()?;
@@ -345,9 +402,9 @@ impl<'de> Deserialize<'de> for Secure {
                     match &*key.0 {
                         "dek" => fill(&mut dek, map.next_value::<Bin>()?.0)?,
                         "ct" => fill(&mut ct, map.next_value::<Bin>()?.0)?,
-                        _ => {
-                            map.next_value::<Other>()?;
-                        }
+                        // Not a field of a secure value: the generic reader
+                        // decides (and checks for repeated keys).
+                        _ => return Err(decline()),
                     }
                 }
                 Ok(Secure {
@@ -379,9 +436,9 @@ impl<'de> Deserialize<'de> for DetailItem {
                         "k" => fill(&mut k, map.next_value::<Text<'de>>()?)?,
                         "v" => fill(&mut v, map.next_value::<Text<'de>>()?)?,
                         "secure" => fill(&mut secure, map.next_value::<Secure>()?)?,
-                        _ => {
-                            map.next_value::<Other>()?;
-                        }
+                        // Not a field of a detail: the generic reader
+                        // decides (and checks for repeated keys).
+                        _ => return Err(decline()),
                     }
                 }
                 let value = match (v, secure) {
@@ -477,6 +534,11 @@ impl<'de> Deserialize<'de> for Event<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event<'de>, A::Error> {
                 let mut e = Event::default();
+                // Fields the event does not read, seen once each: a
+                // repeated key makes the document malformed (the generic
+                // reader says so), whatever the key.
+                let (mut id, mut terms) = (None, None);
+                let mut others: Vec<Text<'de>> = Vec::new();
                 while let Some(key) = next_key(&mut map)? {
                     match &*key.0 {
                         "v" => fill(&mut e.v, map.next_value::<Int>()?.0)?,
@@ -506,8 +568,18 @@ impl<'de> Deserialize<'de> for Event<'de> {
                             map.next_value::<Option<de::IgnoredAny>>()?
                                 .map_or(Ok(()), |_| Err(decline()))?;
                         }
+                        "_id" => fill(&mut id, map.next_value::<Other>()?)?,
+                        "terms" => fill(&mut terms, map.next_value::<Other>()?)?,
                         _ => {
+                            // Past a few, the generic reader checks them
+                            // (in linear time).
+                            if others.len() >= MAX_OTHER_FIELDS
+                                || others.iter().any(|k| k.0 == key.0)
+                            {
+                                return Err(decline());
+                            }
                             map.next_value::<Other>()?;
+                            others.push(key);
                         }
                     }
                 }
