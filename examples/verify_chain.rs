@@ -186,7 +186,13 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(1),
         Err(message) => {
             // Nothing sensible is left to do if standard error is closed.
-            let _ = writeln!(io::stderr(), "verify_chain: {message}");
+            // Messages may quote the input (a field name, a file name):
+            // escaped like the report, so that they cannot forge lines.
+            let _ = writeln!(
+                io::stderr(),
+                "verify_chain: {}",
+                report::printable(&message)
+            );
             ExitCode::from(2)
         }
     }
@@ -268,7 +274,7 @@ fn run(args: &Args, matches: &ArgMatches) -> Result<bool, String> {
 /// A message on standard error that does not change the exit status.
 fn note(message: &str) {
     // Nothing sensible is left to do if standard error is closed.
-    let _ = writeln!(io::stderr(), "verify_chain: {message}");
+    let _ = writeln!(io::stderr(), "verify_chain: {}", report::printable(message));
 }
 
 /// How an input is named in messages.

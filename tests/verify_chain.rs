@@ -567,6 +567,18 @@ fn a_key_repeated_in_a_document_is_malformed() {
             assert!(!run.stdout.contains("gap"), "{to}: {run:#?}");
         }
     }
+    // A key with NUL (not a BSON key): malformed for both readers alike.
+    let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    edited[2] = lines[2].replacen(r#""seq":"#, r#""x\u0000":1,"seq":"#, 1);
+    let path = write(&dir, "nul.json", edited.join("\n").as_bytes());
+    for generic in [false, true] {
+        let mut command = verify(with_secret(&[&path]));
+        if generic {
+            command = command.env("VERIFY_CHAIN_GENERIC_JSON", "1");
+        }
+        let run = command.run();
+        run.expect_code(1).stdout_has("ca#3: malformed record: ");
+    }
 }
 
 #[test]

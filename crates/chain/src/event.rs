@@ -44,21 +44,41 @@ pub const GENESIS_SEQ: u64 = 1;
 /// Whether `c` must not appear in a chain id, and is escaped wherever a
 /// report prints text that came from input: a control character (Unicode
 /// `Cc`, which includes C1 controls such as NEL), a line or paragraph
-/// separator (U+2028, U+2029), a bidirectional formatting character
-/// (U+061C, U+200E, U+200F, U+202A..=U+202E, U+2066..=U+2069) or an
-/// invisible one (U+200B..=U+200D, U+2060, U+FEFF).
+/// separator (U+2028, U+2029), a format character (`Cf`: bidirectional
+/// controls, zero-width characters, the soft hyphen, tags, …) or another
+/// default-ignorable code point (variation selectors, Hangul fillers, …):
+/// everything that moves the cursor, breaks a line, reorders text or
+/// prints as nothing, so that distinct ids print distinctly. The ranges
+/// are those of Unicode 15.1 (`Cf` and `Default_Ignorable_Code_Point`).
 pub fn is_unprintable(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{2028}'
-                | '\u{2029}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{0600}'..='\u{0605}'
                 | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'
-                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
         )
 }
 

@@ -853,6 +853,10 @@ fn chain_ids_are_printable() {
         "rtl\u{202E}",
         "zw\u{200B}",
         "\u{FEFF}ca",
+        "soft\u{00AD}",
+        "vs\u{FE0F}",
+        "tag\u{E0041}",
+        "fill\u{3164}",
     ] {
         let Err(Error::InvalidEvent(why)) = ChainId::new(bad) else {
             panic!("{bad:?} was accepted");

@@ -173,10 +173,11 @@ pub fn event_from_document(document: &Document) -> Result<SealedEvent, Malformed
             .get_str("chain")
             .ok()
             .and_then(|c| ChainId::new(c).ok()),
-        seq: document
-            .get_i64("seq")
-            .ok()
-            .and_then(|s| u64::try_from(s).ok()),
+        seq: match document.get("seq") {
+            Some(Bson::Int64(s)) => u64::try_from(*s).ok(),
+            Some(Bson::Int32(s)) => u64::try_from(*s).ok(),
+            _ => None,
+        },
         reason: format!("not encodable as BSON: {e}"),
     })?;
     event_from_raw(&raw)
@@ -213,6 +214,11 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
     walked.map_err(|e| malformed(format!("not a valid BSON document: {e}")))?;
     if let Some(key) = f.repeated {
         return Err(malformed(repeated(key)));
+    }
+    if f.too_many {
+        return Err(malformed(format!(
+            "more than {MAX_OTHER_KEYS} fields that are not an event's: not an event document"
+        )));
     }
     let version = raw_int("v", f.v).map_err(&malformed)?;
     let version = u8::try_from(version)
@@ -365,8 +371,11 @@ struct RawFields<'a> {
     repeated: Option<&'a str>,
     id: Option<RawBsonRef<'a>>,
     terms: Option<RawBsonRef<'a>>,
-    /// The other keys (none in an event this library writes).
+    /// The other keys (none in an event this library writes), up to one
+    /// past [`MAX_OTHER_KEYS`].
     others: Vec<&'a str>,
+    /// Whether there were more than [`MAX_OTHER_KEYS`] of them.
+    too_many: bool,
     v: Option<RawBsonRef<'a>>,
     chain: Option<RawBsonRef<'a>>,
     seq: Option<RawBsonRef<'a>>,
@@ -392,6 +401,10 @@ impl<'a> RawFields<'a> {
     fn walk(&mut self, document: &'a RawDocument) -> Result<(), bson::error::Error> {
         let walked = self.collect(document);
         if self.repeated.is_none() && self.others.len() > 1 {
+            if self.others.len() > MAX_OTHER_KEYS {
+                self.too_many = true;
+                return walked;
+            }
             self.others.sort_unstable();
             self.repeated = self.others.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
         }
@@ -422,7 +435,11 @@ impl<'a> RawFields<'a> {
                 "_id" => &mut self.id,
                 "terms" => &mut self.terms,
                 _ => {
-                    self.others.push(key.as_str());
+                    // Bounded: past the limit the document is malformed,
+                    // and the keys are no longer kept.
+                    if self.others.len() <= MAX_OTHER_KEYS {
+                        self.others.push(key.as_str());
+                    }
                     continue;
                 }
             };
@@ -447,10 +464,18 @@ fn raw_last<'a>(document: &'a RawDocument, key: &str) -> Result<Option<RawBsonRe
     Ok(found)
 }
 
-/// The reason given for a document in which `key` appears twice.
+/// The reason given for a document in which `key` appears twice (the key
+/// cut to 64 characters: a hostile key may be megabytes long).
 fn repeated(key: &str) -> String {
-    format!("key `{key}` appears twice in one document (a reader could take either value)")
+    let shown: String = key.chars().take(64).collect();
+    let cut = if shown.len() < key.len() { "…" } else { "" };
+    format!("key `{shown}{cut}` appears twice in one document (a reader could take either value)")
 }
+
+/// Most keys besides an event's own (`_id`, `terms` included) that a
+/// document may have and still be read as an event (an event this
+/// library writes has none).
+const MAX_OTHER_KEYS: usize = 32;
 
 fn raw_string<'a>(field: &str, value: Option<RawBsonRef<'a>>) -> Result<&'a str, String> {
     match value {
@@ -857,6 +882,29 @@ mod tests {
         raw.append(bson::cstr!("x"), 2);
         let reason = event_from_raw(&raw).unwrap_err().reason;
         assert!(reason.contains("key `x` appears twice"), "{reason}");
+        // A long repeated key is cut in the reason.
+        let long = "k".repeat(100_000);
+        let mut raw = RawDocumentBuf::try_from(&document).unwrap();
+        let key = bson::raw::CString::try_from(long.clone()).unwrap();
+        raw.append(&key, 1);
+        raw.append(&key, 2);
+        let reason = event_from_raw(&raw).unwrap_err().reason;
+        assert!(
+            reason.contains(&format!("key `{}…` appears twice", &long[..64])),
+            "{}",
+            &reason[..100]
+        );
+        assert!(reason.len() < 200);
+        // Keys that are not an event's are bounded: past 32, malformed
+        // (and not kept: a document of millions of tiny keys costs no
+        // memory per key).
+        let mut raw = RawDocumentBuf::try_from(&document).unwrap();
+        for i in 0..1000 {
+            let key = bson::raw::CString::try_from(format!("x{i}")).unwrap();
+            raw.append(&key, 1);
+        }
+        let reason = event_from_raw(&raw).unwrap_err().reason;
+        assert!(reason.contains("more than 32 fields"), "{reason}");
     }
 
     #[test]

@@ -29,8 +29,9 @@ fn decline<E: de::Error>() -> E {
 /// The next key of a document's map, declining one starting with `$`
 /// (an Extended JSON type where a document is expected).
 fn next_key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Text<'de>>, A::Error> {
+    // A key with NUL cannot be BSON: the generic reader says so.
     match map.next_key::<Text<'de>>()? {
-        Some(key) if key.0.starts_with('$') => Err(decline()),
+        Some(key) if key.0.starts_with('$') || key.0.contains('\0') => Err(decline()),
         key => Ok(key),
     }
 }
@@ -366,7 +367,7 @@ impl<'de> Deserialize<'de> for Other {
                     }
                     // A `$` key, or a second key (which could repeat the
                     // first): the generic reader decides.
-                    if key.0.starts_with('$') || !first {
+                    if key.0.starts_with('$') || key.0.contains('\0') || !first {
                         return Err(decline());
                     }
                     map.next_value::<Other>()?;
