@@ -547,10 +547,18 @@ fn a_key_repeated_in_a_document_is_malformed() {
     // read, a key inside a detail.
     let text = String::from_utf8(Export::Relaxed.bytes(&docs)).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    for (from, to) in [
-        (r#""node":""#, r#""node":"intruder","node":""#),
-        (r#""seq":"#, r#""x":1,"x":2,"seq":"#),
-        (r#""k":""#, r#""k":"forged","k":""#),
+    // The last case: a key with NUL (not a BSON key), malformed for both
+    // readers alike.
+    let twice = "ca#3: malformed record: a key appears twice";
+    for (from, to, expected) in [
+        (r#""node":""#, r#""node":"intruder","node":""#, twice),
+        (r#""seq":"#, r#""x":1,"x":2,"seq":"#, twice),
+        (r#""k":""#, r#""k":"forged","k":""#, twice),
+        (
+            r#""seq":"#,
+            r#""x\u0000":1,"seq":"#,
+            "ca#3: malformed record: ",
+        ),
     ] {
         assert!(lines[2].contains(from), "{}", lines[2]);
         let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
@@ -562,22 +570,9 @@ fn a_key_repeated_in_a_document_is_malformed() {
                 command = command.env("VERIFY_CHAIN_GENERIC_JSON", "1");
             }
             let run = command.run();
-            run.expect_code(1)
-                .stdout_has("ca#3: malformed record: a key appears twice");
+            run.expect_code(1).stdout_has(expected);
             assert!(!run.stdout.contains("gap"), "{to}: {run:#?}");
         }
-    }
-    // A key with NUL (not a BSON key): malformed for both readers alike.
-    let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-    edited[2] = lines[2].replacen(r#""seq":"#, r#""x\u0000":1,"seq":"#, 1);
-    let path = write(&dir, "nul.json", edited.join("\n").as_bytes());
-    for generic in [false, true] {
-        let mut command = verify(with_secret(&[&path]));
-        if generic {
-            command = command.env("VERIFY_CHAIN_GENERIC_JSON", "1");
-        }
-        let run = command.run();
-        run.expect_code(1).stdout_has("ca#3: malformed record: ");
     }
 }
 
