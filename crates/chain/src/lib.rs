@@ -41,6 +41,7 @@ mod chainer;
 mod checkpoint;
 mod error;
 mod event;
+mod findings;
 mod report;
 mod retention;
 mod secret;
@@ -66,5 +67,5 @@ pub use crate::system::{
 pub use crate::time::Timestamp;
 pub use crate::verify::{
     ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,
-    DEFAULT_MAX_FINDINGS, DEFAULT_WINDOW,
+    DEFAULT_MAX_CHAINS, DEFAULT_MAX_FINDINGS, DEFAULT_WINDOW, DEFAULT_WINDOW_BUDGET, MIN_WINDOW,
 };

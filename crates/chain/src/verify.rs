@@ -8,6 +8,7 @@ use crate::checkpoint::Checkpoint;
 use crate::event::{
     ChainId, DetailValue, SealedEvent, SensitiveValue, FORMAT_VERSION, GENESIS_SEQ,
 };
+use crate::findings::Kept;
 use crate::secret::{Seal, SealSecrets, SecretId};
 use crate::system::{RotationRecord, ShredRecord};
 
@@ -26,8 +27,23 @@ pub const DEFAULT_CLOCK_SKEW_MS: i64 = 5_000;
 /// once. Learn the shred records first
 /// ([`Verifier::learn_record`]) to make this exact whatever the input.
 pub const MAX_DEFERRED_ERASURES: usize = 100_000;
-/// Default number of findings kept (all are counted).
+/// Default number of findings kept (all are counted), shared fairly
+/// between chains and kinds: no volume of one hides the earliest of
+/// another (see [`Verifier::with_max_findings`]).
 pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
+/// Default number of chains verified in detail. The records of chains
+/// beyond it are counted and seal-checked but not placed: the report says
+/// how many ([`FindingKind::Untracked`]), and the verification fails.
+pub const DEFAULT_MAX_CHAINS: usize = 1_024;
+/// Default number of records all chains together hold out of order
+/// (their reordering windows and the positions remembered behind them).
+/// With many chains, each chain's window shrinks to its share of this,
+/// but not below [`MIN_WINDOW`]: memory is bounded by the budget (or the
+/// number of chains times [`MIN_WINDOW`]), whatever the input.
+pub const DEFAULT_WINDOW_BUDGET: usize = 65_536;
+/// The smallest reordering window a chain gets when the budget
+/// ([`DEFAULT_WINDOW_BUDGET`]) is shared by many chains.
+pub const MIN_WINDOW: usize = 64;
 
 /// What is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +100,17 @@ pub enum FindingKind {
     Unshredded(String),
     /// Deep verification (with the keyset): this detail does not decrypt.
     Undecryptable(String),
+    /// Two trusted checkpoints of the chain name different heads at the
+    /// same position: the chain was rewritten between them.
+    CheckpointConflict,
+    /// Records of chains beyond the number verified in detail were only
+    /// counted: their chains are not verified.
+    Untracked {
+        /// Records of such chains.
+        records: u64,
+        /// How many chains were verified in detail.
+        tracked: usize,
+    },
 }
 
 impl FindingKind {
@@ -130,6 +157,8 @@ impl FindingKind {
             FindingKind::KeyErased(_) => "key_erased",
             FindingKind::Unshredded(_) => "unshredded",
             FindingKind::Undecryptable(_) => "undecryptable",
+            FindingKind::CheckpointConflict => "checkpoint_conflict",
+            FindingKind::Untracked { .. } => "untracked",
         }
     }
 }
@@ -186,13 +215,20 @@ impl fmt::Display for Finding {
                 "unshredded: the data key of detail `{key}` is present although a shred record covers it (restored?)"
             ),
             FindingKind::Undecryptable(why) => format!("undecryptable: {why}"),
+            FindingKind::CheckpointConflict => {
+                "checkpoint conflict: two trusted checkpoints name different heads here".to_owned()
+            }
+            FindingKind::Untracked { records, tracked } => format!(
+                "not verified: {records} records of chains beyond the first {tracked} were only counted; verify with a larger chain limit"
+            ),
         };
         write!(f, "{chain}#{seq}: {what}")
     }
 }
 
 impl Finding {
-    fn order_key(&self) -> (Option<&ChainId>, Option<u64>, &FindingKind) {
+    /// Where it is: chain, sequence number, kind.
+    pub(crate) fn order_key(&self) -> (Option<&ChainId>, Option<u64>, &FindingKind) {
         (self.chain.as_ref(), self.seq, &self.kind)
     }
 }
@@ -240,7 +276,7 @@ enum Start {
 }
 
 impl ChainState {
-    fn new(chain: ChainId, checkpoint: Option<Checkpoint>) -> ChainState {
+    fn new(chain: ChainId, checkpoints: Vec<Checkpoint>) -> ChainState {
         ChainState {
             start: Start::NotStarted,
             next: 0,
@@ -250,8 +286,8 @@ impl ChainState {
             pending_len: 0,
             recent: VecDeque::new(),
             unbroken: true,
-            checkpoint,
-            checkpoint_reached: false,
+            checkpoints,
+            anchored: false,
             secret: None,
             superseded: HashSet::new(),
             announced: false,
@@ -281,8 +317,11 @@ struct ChainState {
     pending_len: usize,
     recent: VecDeque<(u64, Seal, bool)>,
     unbroken: bool,
-    checkpoint: Option<Checkpoint>,
-    checkpoint_reached: bool,
+    /// The trusted checkpoints of the chain, by sequence number.
+    checkpoints: Vec<Checkpoint>,
+    /// The chain started at a valid retention anchor: authentic records
+    /// below it are purged territory.
+    anchored: bool,
     /// The secret sealing the chain at this point, and those superseded.
     secret: Option<SecretId>,
     superseded: HashSet<SecretId>,
@@ -347,8 +386,15 @@ impl VerifyReport {
 }
 
 /// Verifies sealed events of one or many chains, interleaved, in the order
-/// a dump gives them. Memory is bounded by the number of chains times the
-/// reordering window, whatever the number of events.
+/// a dump gives them. Memory is bounded whatever the input: at most
+/// [`DEFAULT_MAX_CHAINS`] chains in detail, their reordering windows
+/// sharing [`DEFAULT_WINDOW_BUDGET`] records, at most
+/// [`DEFAULT_MAX_FINDINGS`] findings kept (all counted).
+///
+/// The verdict and the first finding of each chain do not depend on the
+/// order of the records, as long as no chain's records are further out of
+/// order than its window: a chain starts only at genesis, or once its
+/// window is full or the input ends, at its lowest position.
 ///
 /// ```
 /// use stream_chain::{ChainId, Chainer, EventDraft, Head, SealSecret, SealSecrets, Status, Timestamp, Verifier};
@@ -372,10 +418,14 @@ impl VerifyReport {
 pub struct Verifier {
     secrets: SealSecrets,
     window: usize,
-    max_findings: usize,
+    window_budget: usize,
+    max_chains: usize,
     clock_skew_ms: i64,
     chains: HashMap<ChainId, ChainState>,
-    checkpoints: HashMap<ChainId, Checkpoint>,
+    /// Trusted checkpoints, by chain and sequence number.
+    checkpoints: HashMap<ChainId, Vec<Checkpoint>>,
+    /// Records of chains beyond `max_chains`: counted only.
+    untracked: u64,
     now_ms: Option<i64>,
     keys: Option<Chainer>,
     /// Detail keys shred records cover, by chain and target.
@@ -386,7 +436,7 @@ pub struct Verifier {
     erased: HashMap<(ChainId, u64), Vec<String>>,
     /// How many keys `erased` holds.
     erased_keys: usize,
-    findings: Vec<Finding>,
+    kept: Kept,
     total_findings: u64,
     errors: u64,
     records: u64,
@@ -409,17 +459,19 @@ impl Verifier {
         Verifier {
             secrets,
             window: DEFAULT_WINDOW,
-            max_findings: DEFAULT_MAX_FINDINGS,
+            window_budget: DEFAULT_WINDOW_BUDGET,
+            max_chains: DEFAULT_MAX_CHAINS,
             clock_skew_ms: DEFAULT_CLOCK_SKEW_MS,
             chains: HashMap::new(),
             checkpoints: HashMap::new(),
+            untracked: 0,
             now_ms: None,
             keys: None,
             shredded: HashMap::new(),
             rotations: HashMap::new(),
             erased: HashMap::new(),
             erased_keys: 0,
-            findings: Vec::new(),
+            kept: Kept::new(DEFAULT_MAX_FINDINGS),
             total_findings: 0,
             errors: 0,
             records: 0,
@@ -427,10 +479,41 @@ impl Verifier {
         }
     }
 
-    /// Sets the reordering window (events per chain; at least 1).
+    /// Sets the reordering window (events per chain; at least 1). The
+    /// budget all chains share ([`DEFAULT_WINDOW_BUDGET`]) grows to at
+    /// least this.
     pub fn with_window(mut self, window: usize) -> Verifier {
         self.window = window.max(1);
+        self.window_budget = self.window_budget.max(self.window);
         self
+    }
+
+    /// Sets how many records all chains together may hold out of order
+    /// (at least the window; see [`DEFAULT_WINDOW_BUDGET`]).
+    pub fn with_window_budget(mut self, budget: usize) -> Verifier {
+        self.window_budget = budget.max(self.window);
+        self
+    }
+
+    /// Sets how many chains are verified in detail (at least 1; see
+    /// [`DEFAULT_MAX_CHAINS`]).
+    pub fn with_max_chains(mut self, max: usize) -> Verifier {
+        self.max_chains = max.max(1);
+        self
+    }
+
+    /// The reordering window of each chain now: the configured window, or
+    /// the chains' share of the budget when that is smaller (but at least
+    /// [`MIN_WINDOW`]).
+    fn chain_window(&self) -> usize {
+        let share = self.window_budget / self.chains.len().max(1);
+        self.window.min(share.max(MIN_WINDOW))
+    }
+
+    /// Whether records of `chain` are verified in detail: it is known, or
+    /// there is room for one more chain.
+    fn tracks(&self, chain: &ChainId) -> bool {
+        self.chains.len() < self.max_chains || self.chains.contains_key(chain)
     }
 
     /// Sets how far (ms) an event's timestamp may be before its
@@ -596,24 +679,39 @@ impl Verifier {
         }
     }
 
-    /// Sets how many findings are kept (all are counted).
+    /// Sets how many findings are kept (all are counted). They are shared
+    /// between chains and kinds: while there are fewer chain-and-kind
+    /// pairs than this, each keeps at least its earliest finding, and
+    /// always at least its share (this divided by the number of pairs).
     pub fn with_max_findings(mut self, max: usize) -> Verifier {
-        self.max_findings = max;
+        self.kept.set_max(max);
         self
     }
 
     /// Trusts a checkpoint: its chain must still contain the checkpoint's
-    /// head or a continuation of it. Verification may start at its head or
-    /// right after it (incremental audit): the events before need not be in
-    /// the input.
+    /// head or a continuation of it. Verification may start at or before
+    /// its head, or right after it (incremental audit): the events before
+    /// the first one in the input need not be there. Several checkpoints of
+    /// one chain combine: the chain must pass through each (so the newest
+    /// bounds its tail), and two that name different heads at one position
+    /// are [`FindingKind::CheckpointConflict`].
     ///
     /// # Errors
     /// [`crate::Error::NotAuthentic`] or [`crate::Error::UnknownSecret`]
     /// if the checkpoint's own seal does not verify.
     pub fn trust_checkpoint(&mut self, checkpoint: Checkpoint) -> crate::Result<()> {
         checkpoint.verify(&self.secrets)?;
-        self.checkpoints
-            .insert(checkpoint.chain.clone(), checkpoint);
+        let list = self
+            .checkpoints
+            .entry(checkpoint.chain.clone())
+            .or_default();
+        if !list.contains(&checkpoint) {
+            list.push(checkpoint.clone());
+            list.sort_by_key(|cp| cp.seq);
+            if let Some(state) = self.chains.get_mut(&checkpoint.chain) {
+                state.checkpoints.clone_from(list);
+            }
+        }
         Ok(())
     }
 
@@ -632,9 +730,7 @@ impl Verifier {
                 }
             }
         }
-        if self.findings.len() < self.max_findings {
-            self.findings.push(Finding { chain, seq, kind });
-        }
+        self.kept.push(Finding { chain, seq, kind });
     }
 
     /// Reports a record that is not a valid event (missing fields, wrong
@@ -643,6 +739,10 @@ impl Verifier {
     /// not also reported as a gap.
     pub fn push_malformed(&mut self, chain: Option<ChainId>, seq: Option<u64>, why: String) {
         self.records += 1;
+        if chain.as_ref().is_some_and(|c| !self.tracks(c)) {
+            self.untracked += 1;
+            return;
+        }
         match (chain, seq) {
             (Some(chain), Some(seq)) => {
                 let link = Link {
@@ -665,6 +765,10 @@ impl Verifier {
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
         self.records += 1;
+        if !self.tracks(&event.chain) {
+            self.untracked += 1;
+            return;
+        }
         let shape = event.shape_error();
         let auth = match self.secrets.get(event.secret_id) {
             _ if shape.is_some() => Auth::Malformed(shape.unwrap_or_default()),
@@ -761,7 +865,7 @@ impl Verifier {
     }
 
     fn place(&mut self, chain: ChainId, seq: u64, link: Link) {
-        let window = self.window;
+        let window = self.chain_window();
         let state = self.state(&chain);
         state.summary.events += 1;
         if state.start != Start::NotStarted && seq < state.next {
@@ -793,10 +897,11 @@ impl Verifier {
             .iter()
             .find(|(s, _, _)| *s == seq)
             .map(|(_, seal, authentic)| (*seal, *authentic));
-        if below_start && state.start == Start::Trusted {
-            // Left over below a retention anchor or checkpoint: purged
-            // territory, not part of the verified chain; but a record that
-            // is not authentic is still reported.
+        if below_start && state.anchored {
+            // Left over below a retention anchor (beyond the window: those
+            // within it are placed): purged territory, not part of the
+            // verified chain; but a record that is not authentic is still
+            // reported.
             let kind = match &link.auth {
                 Auth::Authentic => return,
                 Auth::BadSeal => FindingKind::Modified,
@@ -829,11 +934,15 @@ impl Verifier {
                 return;
             };
             if state.start == Start::NotStarted {
+                // Nothing comes before genesis; any other start waits for
+                // the window to fill or the input to end, so that it does
+                // not depend on the order of the records.
                 let group = &state.pending[&lowest];
-                let trusted = is_trusted_start(state.checkpoint.as_ref(), lowest, group);
-                if !(trusted || all || state.pending_len > window) {
+                let genesis = is_genesis(lowest, group);
+                if !(genesis || all || state.pending_len > window) {
                     return; // an earlier event may still come
                 }
+                let trusted = genesis || is_trusted_start(&state.checkpoints, lowest, group);
                 self.start(chain, lowest, trusted);
                 continue;
             }
@@ -877,31 +986,40 @@ impl Verifier {
         state.next = seq;
         if trusted {
             state.start = Start::Trusted;
-            // A chain that now starts at a valid anchor beyond a trusted
-            // checkpoint was purged past it: the anchor, sealed by the
-            // secret, vouches for the deletion of that head.
-            let anchored = state
-                .pending
-                .get(&seq)
-                .is_some_and(|group| group.iter().any(|l| l.anchor.is_some()));
-            if anchored && state.checkpoint.as_ref().is_some_and(|cp| cp.seq < seq) {
-                state.checkpoint_reached = true;
-            }
-            // An anchored start links to the seal the anchor vouches for; a
-            // genesis or checkpoint start to its authentic event's.
-            state.prev = state.pending.get(&seq).and_then(|group| {
-                group.iter().find_map(|l| l.anchor).or_else(|| {
-                    group
-                        .iter()
-                        .find(|l| l.auth == Auth::Authentic)
-                        .map(|l| l.prev)
-                })
+            // An anchored start links to the seal the anchor vouches for
+            // (a chain purged past a checkpoint: the anchor, sealed by the
+            // secret, vouches for the deletion of that head); a genesis or
+            // checkpoint start to its authentic event's.
+            let group = state.pending.get(&seq);
+            let anchor = group.and_then(|group| group.iter().find_map(|l| l.anchor));
+            state.anchored = anchor.is_some();
+            state.prev = anchor.or_else(|| {
+                group?
+                    .iter()
+                    .find(|l| l.auth == Auth::Authentic)
+                    .map(|l| l.prev)
             });
+        } else if state
+            .checkpoints
+            .iter()
+            .any(|cp| seq <= cp.seq.saturating_add(1))
+        {
+            // At or before a checkpoint's head, or right after it: the
+            // checkpoint vouches for what was before; from here on the
+            // chain must pass through its head (right after it: link to
+            // it).
+            state.start = Start::Trusted;
+            state.prev = state
+                .checkpoints
+                .iter()
+                .find(|cp| cp.seq.checked_add(1) == Some(seq))
+                .map(|cp| cp.seal);
         } else {
-            let from = match &state.checkpoint {
-                Some(cp) if cp.seq < seq => cp.seq + 1,
-                _ => GENESIS_SEQ,
-            };
+            // After every checkpoint (all end before seq - 1), or none.
+            let from = state
+                .checkpoints
+                .last()
+                .map_or(GENESIS_SEQ, |cp| cp.seq.saturating_add(1));
             state.prev = None;
             state.start = if from < seq {
                 Start::Unanchored { from, to: seq - 1 }
@@ -913,7 +1031,7 @@ impl Verifier {
 
     fn process(&mut self, chain: &ChainId, seq: u64, group: &[Link]) {
         let mut findings: Vec<FindingKind> = Vec::new();
-        let window = self.window;
+        let window = self.chain_window();
         let skew = self.clock_skew_ms;
         let secrets = &self.secrets;
         let state = chain_state(&mut self.chains, &self.checkpoints, chain);
@@ -961,18 +1079,12 @@ impl Verifier {
             }
             state.last_ts = Some(primary.timestamp_ms);
         }
-        if let Some(cp) = &state.checkpoint {
-            if cp.seq == seq {
-                state.checkpoint_reached = true;
-                if !(primary_authentic && primary.seal == cp.seal) {
-                    findings.push(FindingKind::CheckpointMismatch);
-                }
-            } else if cp.seq.checked_add(1) == Some(seq)
-                && primary_authentic
-                && primary.prev == cp.seal
-            {
-                state.checkpoint_reached = true;
-            }
+        if state
+            .checkpoints
+            .iter()
+            .any(|cp| cp.seq == seq && !(primary_authentic && primary.seal == cp.seal))
+        {
+            findings.push(FindingKind::CheckpointMismatch);
         }
         // A valid anchor proves that what is missing before the start was
         // purged, provided the chain is unbroken from its start up to the
@@ -986,7 +1098,8 @@ impl Verifier {
         state.prev = primary_authentic.then_some(primary.seal);
         // Saturating: a record may claim any sequence number.
         state.next = seq.saturating_add(1);
-        if state.recent.len() >= window {
+        // (The window shrinks as chains come: trim to it.)
+        while state.recent.len() >= window {
             state.recent.pop_front();
         }
         state
@@ -1018,38 +1131,54 @@ impl Verifier {
             let state = self.state(chain);
             let start = state.start;
             let tail = state.summary.last_seq;
-            let checkpoint = state
-                .checkpoint
-                .as_ref()
-                .filter(|_| !state.checkpoint_reached)
-                .map(|cp| cp.seq);
             if let Start::Unanchored { from, to } = start {
                 self.record(Some(chain.clone()), Some(from), FindingKind::Gap { to });
             }
-            if let Some(cp_seq) = checkpoint {
-                let at = tail.map_or(cp_seq, |last| last.saturating_add(1).min(cp_seq));
+            // The newest checkpoint bounds the tail: the chain must reach
+            // its head (a chain that goes past it without passing through
+            // it has a gap, a fork or a mismatch reported already).
+            let newest = self.checkpoints.get(chain).and_then(|list| list.last());
+            if let Some(cp_seq) = newest
+                .map(|cp| cp.seq)
+                .filter(|cp_seq| tail.is_none_or(|last| last < *cp_seq))
+            {
+                let at = tail.map_or(cp_seq, |last| last.saturating_add(1));
                 self.record(Some(chain.clone()), Some(at), FindingKind::Truncated);
             }
         }
-        // Checkpoints of chains absent from the input.
-        let mut missing: Vec<Checkpoint> = self
-            .checkpoints
-            .values()
-            .filter(|cp| !self.chains.contains_key(&cp.chain))
-            .cloned()
-            .collect();
-        missing.sort_by(|a, b| a.chain.cmp(&b.chain));
-        for cp in missing {
-            self.record(Some(cp.chain.clone()), Some(cp.seq), FindingKind::Truncated);
+        // Checkpoints of chains absent from the input (their newest), and
+        // checkpoints that contradict each other.
+        let mut found: Vec<(ChainId, u64, FindingKind)> = Vec::new();
+        for (chain, list) in &self.checkpoints {
+            if let (false, Some(newest)) = (self.chains.contains_key(chain), list.last()) {
+                found.push((chain.clone(), newest.seq, FindingKind::Truncated));
+            }
+            for pair in list.windows(2) {
+                if let [a, b] = pair {
+                    if a.seq == b.seq && a.seal != b.seal {
+                        found.push((chain.clone(), a.seq, FindingKind::CheckpointConflict));
+                    }
+                }
+            }
         }
-        self.findings
-            .sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        found.sort();
+        found.dedup();
+        for (chain, seq, kind) in found {
+            self.record(Some(chain), Some(seq), kind);
+        }
+        if self.untracked > 0 {
+            let kind = FindingKind::Untracked {
+                records: self.untracked,
+                tracked: self.max_chains,
+            };
+            self.record(None, None, kind);
+        }
         let mut summaries: Vec<ChainSummary> =
             self.chains.into_values().map(|s| s.summary).collect();
         summaries.sort_by(|a, b| a.chain.cmp(&b.chain));
         VerifyReport {
             chains: summaries,
-            findings: self.findings,
+            findings: self.kept.into_sorted(),
             total_findings: self.total_findings,
             errors: self.errors,
             records: self.records,
@@ -1063,12 +1192,15 @@ impl Verifier {
 /// can be borrowed beside it.
 fn chain_state<'a>(
     chains: &'a mut HashMap<ChainId, ChainState>,
-    checkpoints: &HashMap<ChainId, Checkpoint>,
+    checkpoints: &HashMap<ChainId, Vec<Checkpoint>>,
     chain: &ChainId,
 ) -> &'a mut ChainState {
-    chains
-        .entry(chain.clone())
-        .or_insert_with(|| ChainState::new(chain.clone(), checkpoints.get(chain).cloned()))
+    chains.entry(chain.clone()).or_insert_with(|| {
+        ChainState::new(
+            chain.clone(),
+            checkpoints.get(chain).cloned().unwrap_or_default(),
+        )
+    })
 }
 
 /// The seal-secret rules, in chain order: a rotation record moves the chain
@@ -1153,16 +1285,23 @@ fn apply_rotation(state: &mut ChainState, record: &RotationRecord) {
     state.secret = Some(record.to);
 }
 
-/// Whether a chain may start at `seq` with these events: genesis, a valid
+/// Whether these events at `seq` hold the chain's authentic genesis.
+fn is_genesis(seq: u64, group: &[Link]) -> bool {
+    seq == GENESIS_SEQ
+        && group
+            .iter()
+            .any(|l| l.auth == Auth::Authentic && l.prev == Seal::GENESIS)
+}
+
+/// Whether a chain may start at `seq` with these events: a valid
 /// retention anchor, a trusted checkpoint's head, or right after it.
-fn is_trusted_start(checkpoint: Option<&Checkpoint>, seq: u64, group: &[Link]) -> bool {
+fn is_trusted_start(checkpoints: &[Checkpoint], seq: u64, group: &[Link]) -> bool {
     group.iter().any(|l| {
         l.anchor.is_some()
             || (l.auth == Auth::Authentic
-                && ((seq == GENESIS_SEQ && l.prev == Seal::GENESIS)
-                    || checkpoint.is_some_and(|cp| {
-                        (cp.seq == seq && cp.seal == l.seal)
-                            || (cp.seq.checked_add(1) == Some(seq) && cp.seal == l.prev)
-                    })))
+                && checkpoints.iter().any(|cp| {
+                    (cp.seq == seq && cp.seal == l.seal)
+                        || (cp.seq.checked_add(1) == Some(seq) && cp.seal == l.prev)
+                }))
     })
 }
