@@ -601,6 +601,52 @@ async fn search_filters_sorts_pages_and_counts() {
     t.drop().await;
 }
 
+/// `terms`, the search helper, is no seal's: an attacker who adds a term
+/// to a document makes the index find it, but the search checks every
+/// event against the query before returning it (issue 11).
+#[tokio::test]
+async fn search_results_are_checked_against_the_query() {
+    let Some(t) = test_db("search_terms").await else {
+        return;
+    };
+    let log = log_on(&t.db, chainer_with(&keyset()));
+    log.ensure_indexes().await.unwrap();
+    log.append_batch(&chain("a"), (0..6).map(|i| draft(i, false)).collect())
+        .await
+        .unwrap();
+    // Event 2 (serial 1) now also claims serial 3, and so does event 5.
+    let lie = format!("{}:serial={:08x}", "serial".len(), 3);
+    let stored =
+        t.db.collection::<stream_store::mongo::mongodb::bson::Document>("events");
+    let changed = stored
+        .update_many(
+            doc! {"chain": "a", "seq": {"$in": [2_i64, 5_i64]}},
+            doc! {"$push": {"terms": &lie}},
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.modified_count, 2);
+    let q = SearchQuery {
+        detail: Some(("serial".into(), format!("{:08x}", 3))),
+        page_size: 1,
+        ..Default::default()
+    };
+    // The index finds three documents; only the event of serial 3 (seq 4)
+    // is returned, over as many pages as the index needs.
+    assert_eq!(log.count(&q).await.unwrap(), 3);
+    let (mut cursor, mut seen) = (None, Vec::new());
+    loop {
+        let page = log.search_page(&q, cursor.as_ref()).await.unwrap();
+        seen.extend(page.events.iter().map(|e| e.seq));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![4]);
+    t.drop().await;
+}
+
 #[tokio::test]
 async fn bad_input_gives_typed_errors() {
     let err = stream_store::mongo::connect("not-a-uri").await.unwrap_err();

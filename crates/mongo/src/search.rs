@@ -335,7 +335,11 @@ pub struct SearchPage {
 
 impl SearchPage {
     /// The page of `events` (at most `page_size + 1` fetched: one more
-    /// tells whether a next page exists).
+    /// tells whether a next page exists). Each event is checked against
+    /// the query before it is returned: the index finds documents by their
+    /// `terms` and stored fields, which no seal covers, so a document whose
+    /// terms were rewritten is found but not returned (the next page still
+    /// starts after it; a page may then hold fewer events than its size).
     pub fn of(query: &SearchQuery, mut events: Vec<SealedEvent>) -> SearchPage {
         let size = query.page_size as usize;
         let more = events.len() > size;
@@ -345,6 +349,7 @@ impl SearchPage {
         } else {
             None
         };
+        events.retain(|e| query.matches(e));
         SearchPage { events, next }
     }
 }
