@@ -511,9 +511,36 @@ impl Verifier {
     }
 
     /// Whether records of `chain` are verified in detail: it is known, or
-    /// there is room for one more chain.
-    fn tracks(&self, chain: &ChainId) -> bool {
-        self.chains.len() < self.max_chains || self.chains.contains_key(chain)
+    /// there is room for one more chain. A new chain is made, and every
+    /// chain's window shrinks to its new share: chains holding more are
+    /// drained (as if their window had filled), so that all of them
+    /// together never hold more than the budget.
+    fn admit(&mut self, chain: &ChainId) -> bool {
+        if self.chains.contains_key(chain) {
+            return true;
+        }
+        if self.chains.len() >= self.max_chains {
+            return false;
+        }
+        let before = self.chain_window();
+        self.ensure_chain(chain);
+        let window = self.chain_window();
+        if window < before {
+            let over: Vec<ChainId> = self
+                .chains
+                .iter()
+                .filter(|(_, s)| s.pending_len > window || s.recent.len() > window)
+                .map(|(c, _)| c.clone())
+                .collect();
+            for chain in over {
+                self.drain(&chain, window, false);
+                let recent = &mut self.state(&chain).recent;
+                while recent.len() > window {
+                    recent.pop_front();
+                }
+            }
+        }
+        true
     }
 
     /// Sets how far (ms) an event's timestamp may be before its
@@ -739,7 +766,7 @@ impl Verifier {
     /// not also reported as a gap.
     pub fn push_malformed(&mut self, chain: Option<ChainId>, seq: Option<u64>, why: String) {
         self.records += 1;
-        if chain.as_ref().is_some_and(|c| !self.tracks(c)) {
+        if chain.as_ref().is_some_and(|c| !self.admit(c)) {
             self.untracked += 1;
             return;
         }
@@ -765,7 +792,7 @@ impl Verifier {
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
         self.records += 1;
-        if !self.tracks(&event.chain) {
+        if !self.admit(&event.chain) {
             self.untracked += 1;
             return;
         }
