@@ -1,7 +1,7 @@
 //! Where the readers hand their records: the [`Sink`] trait, and [`Feed`],
 //! the sink that hands them to a [`Verifier`] in one of two passes.
 
-use stream_chain::{SealedEvent, Verifier, ROTATION_CODE, SHRED_CODE};
+use stream_chain::{ChainId, FindingKind, SealedEvent, Verifier, ROTATION_CODE, SHRED_CODE};
 use stream_codec::Malformed;
 
 /// What receives the records of an input, in the order they stand in it.
@@ -17,6 +17,15 @@ pub trait Sink {
     fn wants(&self, code: Option<&str>) -> bool {
         let _ = code;
         true
+    }
+
+    /// What is wrong in the unsealed fields of the document at `offset`,
+    /// which holds `chain`#`seq` (handed on by [`Sink::record`] too): its
+    /// search terms are not the event's ([`FindingKind::Terms`]), or it
+    /// has a field that is not an event's ([`FindingKind::UnknownField`]).
+    /// By default, ignored.
+    fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
+        let _ = (chain, seq, kind, offset);
     }
 }
 
@@ -98,5 +107,18 @@ impl Sink for Feed<'_> {
 
     fn wants(&self, code: Option<&str>) -> bool {
         self.pass == Pass::Verify || code.is_some_and(is_learned)
+    }
+
+    fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
+        if self.pass == Pass::Learn {
+            return;
+        }
+        let kind = match kind {
+            FindingKind::Terms(why) => {
+                FindingKind::Terms(format!("{why}; {}, document at byte {offset}", self.name))
+            }
+            other => other,
+        };
+        self.verifier.push_unsealed(chain, seq, kind);
     }
 }

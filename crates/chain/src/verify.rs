@@ -103,6 +103,13 @@ pub enum FindingKind {
     /// Two trusted checkpoints of the chain name different heads at the
     /// same position: the chain was rewritten between them.
     CheckpointConflict,
+    /// The stored search terms (`terms`, derived from the sealed public
+    /// details, not sealed themselves) are not the event's: rewritten or
+    /// removed, so that a search by them would lie.
+    Terms(String),
+    /// The stored document has a field that is not an event's (a warning:
+    /// nothing sealed changed, but someone wrote it).
+    UnknownField(String),
     /// Records of chains beyond the number verified in detail were only
     /// counted: their chains are not verified.
     Untracked {
@@ -116,7 +123,10 @@ pub enum FindingKind {
 impl FindingKind {
     /// Whether this is only a warning (does not fail verification).
     pub fn is_warning(&self) -> bool {
-        matches!(self, FindingKind::TimestampBackwards)
+        matches!(
+            self,
+            FindingKind::TimestampBackwards | FindingKind::UnknownField(_)
+        )
     }
 
     /// Whether it breaks the links of the chain (a record that is not the
@@ -126,6 +136,8 @@ impl FindingKind {
         !matches!(
             self,
             FindingKind::TimestampBackwards
+                | FindingKind::Terms(_)
+                | FindingKind::UnknownField(_)
                 | FindingKind::Stripped(_)
                 | FindingKind::RetiredSecret
                 | FindingKind::UnannouncedSecret
@@ -158,6 +170,8 @@ impl FindingKind {
             FindingKind::Unshredded(_) => "unshredded",
             FindingKind::Undecryptable(_) => "undecryptable",
             FindingKind::CheckpointConflict => "checkpoint_conflict",
+            FindingKind::Terms(_) => "terms",
+            FindingKind::UnknownField(_) => "unknown_field",
             FindingKind::Untracked { .. } => "untracked",
         }
     }
@@ -217,6 +231,12 @@ impl fmt::Display for Finding {
             FindingKind::Undecryptable(why) => format!("undecryptable: {why}"),
             FindingKind::CheckpointConflict => {
                 "checkpoint conflict: two trusted checkpoints name different heads here".to_owned()
+            }
+            FindingKind::Terms(why) => format!(
+                "terms: the stored search terms are not those of the sealed details ({why})"
+            ),
+            FindingKind::UnknownField(name) => {
+                format!("warning: the stored document has a field `{name}` that is not an event's")
             }
             FindingKind::Untracked { records, tracked } => format!(
                 "not verified: {records} records of chains beyond the first {tracked} were only counted; verify with a larger chain limit"
@@ -786,6 +806,17 @@ impl Verifier {
                 self.place(chain, seq, link);
             }
             (chain, seq) => self.record(chain, seq, FindingKind::Malformed(why)),
+        }
+    }
+
+    /// Reports what is wrong in the unsealed fields of a stored event (the
+    /// readers check them; the event itself is pushed on its own):
+    /// [`FindingKind::Terms`] or [`FindingKind::UnknownField`], at
+    /// `chain`#`seq`. Any other kind is ignored.
+    pub fn push_unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind) {
+        if matches!(kind, FindingKind::Terms(_) | FindingKind::UnknownField(_)) && self.admit(chain)
+        {
+            self.record(Some(chain.clone()), Some(seq), kind);
         }
     }
 

@@ -236,3 +236,35 @@ fn chains_beyond_the_limit_are_counted_and_fail_the_verification() {
     );
     assert!(!report.is_ok());
 }
+
+#[test]
+fn unsealed_fields_reported_by_a_reader_are_findings_at_their_event() {
+    let secrets = secrets();
+    let events = sealed_chain(&secrets, "ca", 5);
+    let mut verifier = Verifier::new(secrets.clone());
+    for event in &events {
+        verifier.push(event);
+    }
+    let ca = ChainId::new("ca").unwrap();
+    verifier.push_unsealed(&ca, 3, FindingKind::UnknownField("note".into()));
+    // Only these two kinds: any other is ignored.
+    verifier.push_unsealed(&ca, 2, FindingKind::Modified);
+    let warned = verifier.finish();
+    assert!(warned.is_ok(), "{}", describe(&warned));
+    assert_eq!(warned.total_findings, 1);
+    assert_eq!(warned.findings[0].kind.name(), "unknown_field");
+
+    let mut verifier = Verifier::new(secrets.clone());
+    for event in &events {
+        verifier.push(event);
+    }
+    verifier.push_unsealed(&ca, 4, FindingKind::Terms("term 0 is missing".into()));
+    let report = verifier.finish();
+    assert_eq!(
+        first_error(&report),
+        Some(("ca".into(), Some(4), "terms")),
+        "{}",
+        describe(&report)
+    );
+    assert_eq!(report.chains[0].errors, 1);
+}

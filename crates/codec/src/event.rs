@@ -111,15 +111,67 @@ fn insert_content(document: &mut Document, event: &SealedEvent) {
     // Derived, for search only (not read back, not sealed): one string per
     // public detail, `<key length>:<key>=<value>`, so that an equality on an
     // array element finds it on every server.
-    let terms: Vec<Bson> = event
+    let terms: Vec<Bson> = search_terms(event).into_iter().map(Bson::String).collect();
+    document.insert("terms", terms);
+}
+
+/// The search terms of `event` as stored in its document's `terms`: one
+/// per public detail, in detail order ([`search_term`]). Derived from the
+/// sealed details, not sealed themselves.
+pub fn search_terms(event: &SealedEvent) -> Vec<String> {
+    event
         .details
         .iter()
         .filter_map(|d| match &d.value {
-            DetailValue::Public(v) => Some(Bson::String(search_term(&d.key, v))),
+            DetailValue::Public(v) => Some(search_term(&d.key, v)),
             DetailValue::Sensitive(_) => None,
         })
-        .collect();
-    document.insert("terms", terms);
+        .collect()
+}
+
+/// Why the stored `terms` of `event`'s document are not its
+/// [`search_terms`], if they are not: `stored` holds each array element in
+/// order (`None` for one that is not a string); a missing field is an
+/// empty array. Stubs hold none.
+pub fn terms_mismatch<'a>(
+    event: &SealedEvent,
+    stored: impl IntoIterator<Item = Option<&'a str>>,
+) -> Option<String> {
+    let want = if event.is_stub() {
+        Vec::new()
+    } else {
+        search_terms(event)
+    };
+    let mut stored = stored.into_iter();
+    for (i, want) in want.iter().enumerate() {
+        match stored.next() {
+            Some(Some(have)) if have == want => {}
+            Some(Some(have)) => {
+                return Some(format!("term {i} is `{}`, not `{}`", cut(have), cut(want)))
+            }
+            Some(None) => return Some(format!("term {i} is not a string")),
+            None => return Some(format!("term {i} (`{}`) is missing", cut(want))),
+        }
+    }
+    match stored.next() {
+        None => None,
+        Some(Some(extra)) => Some(format!(
+            "term {} (`{}`) is not the event's",
+            want.len(),
+            cut(extra)
+        )),
+        Some(None) => Some(format!("term {} is not a string", want.len())),
+    }
+}
+
+/// At most 64 characters of `text`, for a message (hostile text may be
+/// megabytes long).
+fn cut(text: &str) -> String {
+    let mut out: String = text.chars().take(64).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// The BSON document of a purge mark (field `purged` of a stub).
@@ -467,9 +519,10 @@ fn raw_last<'a>(document: &'a RawDocument, key: &str) -> Result<Option<RawBsonRe
 /// The reason given for a document in which `key` appears twice (the key
 /// cut to 64 characters: a hostile key may be megabytes long).
 fn repeated(key: &str) -> String {
-    let shown: String = key.chars().take(64).collect();
-    let cut = if shown.len() < key.len() { "…" } else { "" };
-    format!("key `{shown}{cut}` appears twice in one document (a reader could take either value)")
+    format!(
+        "key `{}` appears twice in one document (a reader could take either value)",
+        cut(key)
+    )
 }
 
 /// Most keys besides an event's own (`_id`, `terms` included) that a
@@ -655,6 +708,47 @@ mod tests {
         };
         event.anchor = Some(Anchor::new(&event, 1_800_000_000_000, &secret));
         event
+    }
+
+    #[test]
+    fn stored_terms_are_checked_against_the_sealed_details() {
+        let event = event();
+        assert_eq!(search_terms(&event), vec!["6:serial=00ff".to_owned()]);
+        let document = event_to_document(&event);
+        let stored: Vec<Option<&str>> = document
+            .get_array("terms")
+            .unwrap()
+            .iter()
+            .map(Bson::as_str)
+            .collect();
+        assert_eq!(terms_mismatch(&event, stored), None);
+        let check = |stored: &[Option<&str>]| terms_mismatch(&event, stored.iter().copied());
+        assert_eq!(
+            check(&[Some("6:serial=0100")]).as_deref(),
+            Some("term 0 is `6:serial=0100`, not `6:serial=00ff`")
+        );
+        assert_eq!(
+            check(&[]).as_deref(),
+            Some("term 0 (`6:serial=00ff`) is missing")
+        );
+        assert_eq!(
+            check(&[Some("6:serial=00ff"), Some("4:role=admin")]).as_deref(),
+            Some("term 1 (`4:role=admin`) is not the event's")
+        );
+        assert_eq!(check(&[None]).as_deref(), Some("term 0 is not a string"));
+        let long = "x".repeat(10_000);
+        let message = check(&[Some(long.as_str())]).unwrap();
+        assert!(message.len() < 200, "{message}");
+        // A stub holds none.
+        let mut stub = event.clone();
+        stub.details.clear();
+        stub.purged = Some(PurgeMark {
+            digest: [0; 32],
+            purged_ms: 0,
+            secret_id: event.secret_id,
+            seal: Seal([0; 32]),
+        });
+        assert_eq!(terms_mismatch(&stub, std::iter::empty()), None);
     }
 
     #[test]
