@@ -2,23 +2,38 @@
 //! documents one after another, each starting with its length (int32,
 //! little-endian). Each document is read raw
 //! ([`stream_codec::event_from_raw`]), without building a `bson::Document`.
+//!
+//! **Damage.** A document with a plausible length (5 bytes to
+//! [`MAX_BSON_DOCUMENT`]) that is not valid BSON, or not an event, is a
+//! finding at its offset, and reading goes on after it: the length says
+//! where the next one starts. A length that is not plausible, or one that
+//! runs past the end of the input, leaves no way to find the next
+//! document: the input ends there, with one finding for the damage. Only
+//! an I/O error of the input itself is an [`Error`].
+//!
+//! **Memory.** One document at a time, at most [`MAX_BSON_DOCUMENT`]
+//! bytes, and its event: the raw reader decodes only an event's own
+//! fields, and at most [`MAX_DETAILS`] details, so an event costs at most
+//! about as much again as its document (see `docs/PERFORMANCE.md`).
 
 use std::io::{BufReader, Read};
 
-use bson::RawDocument;
+use bson::{RawBsonRef, RawDocument};
+use stream_chain::ChainId;
+use stream_codec::Malformed;
 
 use crate::error::Error;
 use crate::feed::Sink;
-use crate::input::{read_full, READ_BUFFER};
+use crate::input::{read_full, MAX_DETAILS, READ_BUFFER};
 
 /// The largest BSON document MongoDB stores (16 MiB, plus its internal
-/// allowance); a larger length means the input is not a mongodump file.
+/// allowance); a larger length means the input is not a mongodump file
+/// (at its start) or is damaged (further on).
 pub const MAX_BSON_DOCUMENT: usize = 16 * 1024 * 1024 + 16 * 1024;
 
 /// Reads a mongodump file (uncompressed) and hands every document to
-/// `sink`. A document that is not a valid event is handed on as such; a
-/// file that is not made of BSON documents (an impossible length, a
-/// truncated document) is an [`Error`] naming the offset.
+/// `sink`, then a finding for damage that ends it (see the module
+/// documentation). The only error is an I/O error of `reader`.
 pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Error> {
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let mut document: Vec<u8> = Vec::with_capacity(4096);
@@ -31,14 +46,14 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
             return Ok(());
         }
         if got < header.len() {
-            return Err(Error::BsonLengthTruncated { offset });
+            return damage(sink, Error::BsonLengthTruncated { offset }, offset);
         }
         let len = u32::from_le_bytes(header);
         let Some(len) = usize::try_from(len)
             .ok()
             .filter(|len| (5..=MAX_BSON_DOCUMENT).contains(len))
         else {
-            return Err(Error::BsonLength { offset, len });
+            return damage(sink, Error::BsonLength { offset, len }, offset);
         };
         document.clear();
         document.extend_from_slice(&header);
@@ -46,17 +61,45 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
         let body = document.get_mut(header.len()..).unwrap_or_default();
         let got = read_full(&mut reader, body).map_err(|source| Error::Read { offset, source })?;
         if got + header.len() < len {
-            return Err(Error::BsonTruncated {
-                offset,
-                len,
-                got: got + header.len(),
-            });
+            let got = got + header.len();
+            return damage(sink, Error::BsonTruncated { offset, len, got }, offset);
         }
-        let raw =
-            RawDocument::from_bytes(&document).map_err(|_| Error::BsonUnterminated { offset })?;
-        sink.record(stream_codec::event_from_raw(raw), offset);
+        let record = match RawDocument::from_bytes(&document) {
+            Ok(raw) => too_many_details(raw).map_or_else(|| stream_codec::event_from_raw(raw), Err),
+            Err(_) => Err(Error::BsonUnterminated { offset }.into_finding()),
+        };
+        sink.record(record, offset);
         offset += len as u64;
     }
+}
+
+/// Hands on the damage that ends the input, as a finding at `offset`.
+fn damage<S: Sink + ?Sized>(sink: &mut S, damage: Error, offset: u64) -> Result<(), Error> {
+    sink.record(Err(damage.into_finding()), offset);
+    Ok(())
+}
+
+/// The finding for a document with more than [`MAX_DETAILS`] details,
+/// found before any of them is decoded.
+fn too_many_details(raw: &RawDocument) -> Option<Malformed> {
+    let Ok(Some(RawBsonRef::Array(details))) = raw.get("details") else {
+        return None;
+    };
+    // Iterating a raw array decodes no value.
+    let _beyond_the_limit = details.into_iter().nth(MAX_DETAILS)?;
+    let chain = raw.get_str("chain").ok().and_then(|c| ChainId::new(c).ok());
+    let seq = match raw.get("seq") {
+        Ok(Some(RawBsonRef::Int64(s))) => u64::try_from(s).ok(),
+        Ok(Some(RawBsonRef::Int32(s))) => u64::try_from(s).ok(),
+        _ => None,
+    };
+    Some(Malformed {
+        chain,
+        seq,
+        reason: format!(
+            "field `details`: more than {MAX_DETAILS} details, the most the verifier reads"
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -91,26 +134,90 @@ mod tests {
         );
     }
 
+    /// The records of `bytes`, as (event or (chain, seq, reason), offset).
+    /// A malformed record: chain, seq, reason.
+    type Broken = (Option<String>, Option<u64>, String);
+
+    fn records(bytes: &[u8]) -> Vec<(Result<u64, Broken>, u64)> {
+        let mut kept = Kept::default();
+        read(bytes, &mut kept).unwrap();
+        kept.records
+            .into_iter()
+            .map(|(r, at)| {
+                let r = r
+                    .map(|e| e.seq)
+                    .map_err(|m| (m.chain.map(|c| c.as_str().to_owned()), m.seq, m.reason));
+                (r, at)
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_damaged_file_is_an_error_naming_the_offset() {
+    fn damage_without_a_way_on_ends_the_input_with_a_finding_after_what_came_before() {
         let bytes = dump(&chain(2));
         let first = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
-        let mut kept = Kept::default();
-        let cut = read(&bytes[..first + 2], &mut kept).unwrap_err();
-        assert!(matches!(cut, Error::BsonLengthTruncated { offset } if offset == first as u64));
-        let cut = read(&bytes[..bytes.len() - 1], &mut kept).unwrap_err();
-        assert!(matches!(cut, Error::BsonTruncated { offset, .. } if offset == first as u64));
         let mut huge = bytes.clone();
-        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let e = read(huge.as_slice(), &mut kept).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("not a BSON document at byte 0: it claims 4294967295 bytes"),
-            "{e}"
-        );
-        let mut unterminated = bytes;
+        huge[first..first + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut past_the_end = bytes.clone();
+        let second = (bytes.len() - first) as u32;
+        past_the_end[first..first + 4].copy_from_slice(&(second + 1).to_le_bytes());
+        let cases: [(&[u8], String); 4] = [
+            (
+                &bytes[..first + 2],
+                format!(
+                    "truncated BSON document at byte {first}: the input ends inside its length"
+                ),
+            ),
+            (
+                &bytes[..bytes.len() - 1],
+                format!(
+                    "truncated BSON document at byte {first}: {} bytes announced",
+                    second
+                ),
+            ),
+            (
+                &huge,
+                format!("not a BSON document at byte {first}: it claims 4294967295 bytes"),
+            ),
+            (
+                &past_the_end,
+                format!(
+                    "truncated BSON document at byte {first}: {} bytes announced",
+                    second + 1
+                ),
+            ),
+        ];
+        for (bytes, reason) in cases {
+            let read = records(bytes);
+            let [(Ok(1), 0), (Err((None, None, why)), at)] = read.as_slice() else {
+                panic!("{read:?}");
+            };
+            assert_eq!(*at, first as u64);
+            assert!(why.starts_with(&reason), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_document_with_a_valid_length_is_skipped_by_it() {
+        let bytes = dump(&chain(3));
+        let first = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+        // The first document loses its zero byte; a length of 5 is a
+        // document too small for an event.
+        let mut unterminated = bytes.clone();
         unterminated[first - 1] = 1;
-        let e = read(unterminated.as_slice(), &mut kept).unwrap_err();
-        assert!(matches!(e, Error::BsonUnterminated { offset: 0 }), "{e:?}");
+        let read = records(&unterminated);
+        let [(Err((None, None, why)), 0), (Ok(2), _), (Ok(3), _)] = read.as_slice() else {
+            panic!("{read:?}");
+        };
+        assert!(why.contains("does not end with a zero byte"), "{why}");
+        let tiny = [&[5, 0, 0, 0, 0][..], &bytes[..]].concat();
+        let read = records(&tiny);
+        assert!(
+            matches!(
+                read.as_slice(),
+                [(Err(_), 0), (Ok(1), 5), (Ok(2), _), (Ok(3), _)]
+            ),
+            "{read:?}"
+        );
     }
 }

@@ -1,20 +1,26 @@
 //! The one error type of the crate: an input that cannot be read as a
 //! mongodump or mongoexport file at all, or a checkpoint file that cannot
 //! be trusted. A record that is not a valid event is not an error but a
-//! finding of the verification (see [`crate::Sink`]).
+//! finding of the verification (see [`crate::Sink`]), and so is damage
+//! further on in an input: the variants that describe it are the reasons
+//! of those findings.
 
 use std::io;
 
 use stream_chain::ChainId;
+use stream_codec::Malformed;
 
 use crate::export::MAX_JSON_DOCUMENT;
 
-/// Why an input or a checkpoint file was refused. Offsets count bytes of
-/// the input as read (after gzip decompression, if it was compressed).
+/// Why an input or a checkpoint file was refused, or (the variants named
+/// so) what is wrong with a damaged part of an input, handed to the sink
+/// as the reason of a finding. Offsets count bytes of the input as read
+/// (after gzip decompression, if it was compressed).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Reading the input failed (or its gzip stream is corrupt).
+    /// Reading the input itself failed (an I/O error of the file or
+    /// stream, not damage of its content).
     #[error("cannot read at byte {offset}: {source}")]
     Read {
         /// Where reading failed.
@@ -35,13 +41,26 @@ pub enum Error {
     /// The decompressed data of a gzip input is refused.
     #[error("{0} (of the decompressed gzip data)")]
     Gzip(Box<Error>),
-    /// A mongodump input ends inside a document's length.
+    /// Finding: the gzip data is damaged (corrupt, truncated, a bad
+    /// checksum), so the input ends there.
+    #[error(
+        "damaged gzip data: {source}; the decompressed data ends after byte {offset}, the rest \
+         cannot be read"
+    )]
+    GzipDamaged {
+        /// How many decompressed bytes were read before the damage.
+        offset: u64,
+        /// The decompressor's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Finding: a mongodump input ends inside a document's length.
     #[error("truncated BSON document at byte {offset}: the input ends inside its length")]
     BsonLengthTruncated {
         /// Where the document starts.
         offset: u64,
     },
-    /// A mongodump document claims an impossible length.
+    /// Finding: a mongodump document claims an impossible length.
     #[error(
         "not a BSON document at byte {offset}: it claims {len} bytes (5 bytes to 16 MiB \
          expected); the file is corrupt or not a mongodump .bson file"
@@ -52,7 +71,7 @@ pub enum Error {
         /// The length it claims.
         len: u32,
     },
-    /// A mongodump input ends inside a document.
+    /// Finding: a mongodump input ends inside a document.
     #[error(
         "truncated BSON document at byte {offset}: {len} bytes announced, the input ends \
          after {got}"
@@ -65,7 +84,7 @@ pub enum Error {
         /// The bytes of it the input holds.
         got: usize,
     },
-    /// A mongodump document does not end with its zero byte.
+    /// Finding: a mongodump document does not end with its zero byte.
     #[error(
         "not a BSON document at byte {offset}: it does not end with a zero byte; the file is \
          corrupt or not a mongodump .bson file"
@@ -74,29 +93,23 @@ pub enum Error {
         /// Where the document starts.
         offset: u64,
     },
-    /// A mongoexport document is larger than any export of a MongoDB
-    /// document can be.
+    /// Finding: a mongoexport document is larger than the verifier reads.
     #[error(
-        "the JSON document at byte {offset} is larger than {} MiB",
+        "the JSON document at byte {offset} is larger than {} MiB, the most the verifier \
+         reads (skipped unread)",
         MAX_JSON_DOCUMENT >> 20
     )]
     JsonTooLarge {
         /// Where the document starts.
         offset: u64,
     },
-    /// A mongoexport input ends inside a document.
+    /// Finding: a mongoexport input ends inside a document.
     #[error("truncated JSON document at byte {offset}: the input ends inside it")]
     JsonTruncated {
         /// Where the document starts.
         offset: u64,
     },
-    /// A mongoexport input ends where a document was announced.
-    #[error("truncated JSON document at byte {offset}")]
-    JsonEnded {
-        /// Where the document was expected.
-        offset: u64,
-    },
-    /// A mongoexport document is not JSON.
+    /// Finding: a mongoexport document is not JSON.
     #[error("invalid JSON at byte {offset}: {message}")]
     Json {
         /// Where the error is.
@@ -104,8 +117,8 @@ pub enum Error {
         /// The JSON parser's message, without its line and column.
         message: String,
     },
-    /// A mongoexport input holds something other than documents, or one
-    /// array of them.
+    /// Finding: a mongoexport input holds something other than documents,
+    /// or one array of them.
     #[error("invalid JSON at byte {offset}: expected {expected}, found {}", describe(*.found))]
     JsonUnexpected {
         /// Where the byte is.
@@ -115,7 +128,7 @@ pub enum Error {
         /// The byte found instead.
         found: u8,
     },
-    /// A `--jsonArray` export ends before its closing `]`.
+    /// Finding: a `--jsonArray` export ends before its closing `]`.
     #[error("truncated JSON array: the input ends at byte {offset} before its closing `]`")]
     JsonArrayTruncated {
         /// Where the input ends.
@@ -143,6 +156,18 @@ pub enum Error {
         #[source]
         source: stream_chain::Error,
     },
+}
+
+impl Error {
+    /// The finding for damage of an input: no chain, no sequence number,
+    /// this error as the reason.
+    pub(crate) fn into_finding(self) -> Malformed {
+        Malformed {
+            chain: None,
+            seq: None,
+            reason: self.to_string(),
+        }
+    }
 }
 
 /// Describes a byte found where something else was expected.

@@ -2,7 +2,9 @@
 //! then mongodump or mongoexport from the first bytes of the data; the
 //! reader of that format ([`crate::dump`], [`crate::export`]) does the rest.
 
+use std::cell::Cell;
 use std::io::{self, BufReader, Read};
+use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -15,6 +17,11 @@ use crate::feed::Sink;
 pub(crate) const READ_BUFFER: usize = 256 * 1024;
 /// At most this much leading whitespace is read to find the format.
 const PREFIX_LIMIT: usize = 1024 * 1024;
+/// The most details of one event the readers decode: a document with more
+/// is a finding, read no further. An event has a few details; 65,536 keep
+/// the decoded event of any document within a few MiB (see
+/// `docs/PERFORMANCE.md`, "Hostile input: memory").
+pub const MAX_DETAILS: usize = 65_536;
 
 /// How inputs are read. The default is what the verifier uses.
 #[derive(Clone, Copy, Debug, Default)]
@@ -97,16 +104,34 @@ pub(crate) fn read_full(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io
 /// (JSON lines, pretty-printed, or `--jsonArray`; canonical or relaxed
 /// Extended JSON), either of them optionally gzip-compressed (detected from
 /// the magic bytes, not a name), and hands every document to `sink`, in
-/// constant memory. An empty input holds no records.
+/// bounded memory (one document at a time: [`MAX_BSON_DOCUMENT`],
+/// [`export::MAX_JSON_DOCUMENT`]). An empty input holds no records.
 ///
-/// Documents that are not valid events go to the sink as such; an input
-/// that is not a dump or an export at all is an [`Error`].
+/// Documents that are not valid events go to the sink as such
+/// (`Err(Malformed)`, at their offset). So does damage: a record that
+/// cannot be decoded is a finding at its offset, and reading goes on with
+/// the next record where the format tells where it starts (a BSON length,
+/// the next line of JSON lines); where it does not (a BSON length past the
+/// end, a broken `--jsonArray`, damaged gzip data), the input ends with
+/// one finding for the damage, after every record before it.
+///
+/// # Errors
+///
+/// Only an input that is not a dump or an export at all, from its first
+/// bytes ([`Error::UnknownFormat`], also inside gzip: [`Error::Gzip`]),
+/// and an I/O error of `reader` itself ([`Error::Read`]): never damage of
+/// its content.
 pub fn read_input<'r, S: Sink + ?Sized>(
     reader: impl Read + 'r,
     sink: &mut S,
     options: &ReadOptions,
 ) -> Result<(), Error> {
-    let mut reader: Box<dyn Read + 'r> = Box::new(reader);
+    // Tells the input's own I/O errors from the decompressor's.
+    let failed = Rc::new(Cell::new(false));
+    let mut reader: Box<dyn Read + 'r> = Box::new(Source {
+        inner: reader,
+        failed: Rc::clone(&failed),
+    });
     let magic = read_up_to(&mut reader, 2)?;
     let gzip = magic == [0x1f, 0x8b];
     let mut reader: Box<dyn Read + 'r> = Box::new(io::Cursor::new(magic).chain(reader));
@@ -116,11 +141,37 @@ pub fn read_input<'r, S: Sink + ?Sized>(
             reader,
         )));
     }
+    let result = read_decompressed(reader, sink, options);
+    match result {
+        Err(Error::Read { offset, source }) if gzip && !failed.get() => {
+            sink.record(
+                Err(Error::GzipDamaged { offset, source }.into_finding()),
+                offset,
+            );
+            Ok(())
+        }
+        Err(e @ Error::UnknownFormat { .. }) if gzip => Err(Error::Gzip(Box::new(e))),
+        other => other,
+    }
+}
+
+/// Finds the format of the (decompressed) input and reads it.
+fn read_decompressed<S: Sink + ?Sized>(
+    mut reader: impl Read,
+    sink: &mut S,
+    options: &ReadOptions,
+) -> Result<(), Error> {
     // Enough to tell BSON from JSON: a length, and the first byte that is
     // not whitespace.
     let mut prefix = read_up_to(&mut reader, 4)?;
     while prefix.len() < PREFIX_LIMIT && prefix.iter().all(|b| is_json_whitespace(*b)) {
-        let more = read_up_to(&mut reader, 4096)?;
+        let more = read_up_to(&mut reader, 4096).map_err(|e| match e {
+            Error::Read { source, .. } => Error::Read {
+                offset: prefix.len() as u64,
+                source,
+            },
+            other => other,
+        })?;
         if more.is_empty() {
             break;
         }
@@ -129,15 +180,31 @@ pub fn read_input<'r, S: Sink + ?Sized>(
     let format = detect(&prefix);
     let start: Vec<u8> = prefix.iter().take(8).copied().collect();
     let reader = io::Cursor::new(prefix).chain(reader);
-    let result = match format {
+    match format {
         Format::Empty => Ok(()),
         Format::Bson => dump::read(reader, sink),
         Format::Json => export::read(reader, sink, options),
         Format::Unknown => Err(Error::UnknownFormat { start }),
-    };
-    if gzip {
-        result.map_err(|e| Error::Gzip(Box::new(e)))
-    } else {
+    }
+}
+
+/// The input itself, noting whether it failed.
+struct Source<R> {
+    /// The input.
+    inner: R,
+    /// Set when reading `inner` failed.
+    failed: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = self.inner.read(buf);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() != io::ErrorKind::Interrupted)
+        {
+            self.failed.set(true);
+        }
         result
     }
 }
@@ -200,5 +267,86 @@ mod tests {
         assert!(matches!(e, Error::Gzip(_)), "{e:?}");
         assert!(e.to_string().ends_with(" (of the decompressed gzip data)"));
         assert!(kept.records.is_empty());
+        // Gzip damaged before its first byte: a finding (the file claims to
+        // be gzip and is damaged), not an error.
+        let damaged = [&[0x1f, 0x8b, 8, 0][..], &[0xff; 64][..]].concat();
+        read_input(damaged.as_slice(), &mut kept, &ReadOptions::default()).unwrap();
+        let [(Err(damage), 0)] = kept.records.as_slice() else {
+            panic!("{:?}", kept.records.len());
+        };
+        assert!(
+            damage.reason.starts_with("damaged gzip data: "),
+            "{}",
+            damage.reason
+        );
+    }
+
+    /// Gzip of `bytes`.
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzipped.write_all(bytes).unwrap();
+        gzipped.finish().unwrap()
+    }
+
+    #[test]
+    fn damaged_gzip_ends_the_input_with_a_finding_after_what_came_before() {
+        let events = chain(200);
+        for plain in [export(&events), dump(&events)] {
+            let gzipped = gzip(&plain);
+            let truncated = gzipped[..gzipped.len() / 2].to_vec();
+            let mut flipped = gzipped.clone();
+            let at = flipped.len() / 2;
+            flipped[at] ^= 0x55;
+            let mut bad_crc = gzipped.clone();
+            let crc = bad_crc.len() - 8;
+            bad_crc[crc] ^= 1;
+            for (what, bytes) in [
+                ("truncated", truncated),
+                ("flipped", flipped),
+                ("crc", bad_crc),
+            ] {
+                let mut kept = Kept::default();
+                read_input(bytes.as_slice(), &mut kept, &ReadOptions::default())
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                let Some((Err(damage), _)) = kept.records.last() else {
+                    panic!("{what}: no finding for the damage");
+                };
+                assert!(damage.reason.contains("gzip"), "{what}: {}", damage.reason);
+                assert!(
+                    kept.records.iter().any(|(r, _)| r.is_ok()),
+                    "{what}: nothing kept"
+                );
+            }
+        }
+    }
+
+    /// Gives `bytes`, then fails.
+    struct Failing<'a>(&'a [u8]);
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_error_of_the_file_itself_is_an_error() {
+        let events = chain(3);
+        let gzipped = gzip(&export(&events));
+        for bytes in [
+            dump(&events),
+            export(&events),
+            gzipped[..gzipped.len() / 2].to_vec(),
+        ] {
+            let mut kept = Kept::default();
+            let e = read_input(Failing(&bytes), &mut kept, &ReadOptions::default()).unwrap_err();
+            assert!(e.to_string().contains("disk on fire"), "{e}");
+        }
     }
 }

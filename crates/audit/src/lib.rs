@@ -73,7 +73,7 @@ pub mod report;
 
 pub use crate::error::Error;
 pub use crate::feed::{is_learned, Feed, Pass, Sink};
-pub use crate::input::{detect, read_input, Format, ReadOptions};
+pub use crate::input::{detect, read_input, Format, ReadOptions, MAX_DETAILS};
 
 /// What the unit tests share: a sealed chain and a sink that keeps what it
 /// is handed.

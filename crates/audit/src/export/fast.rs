@@ -13,8 +13,10 @@
 //! reason.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
+use crate::input::MAX_DETAILS;
 use base64::Engine as _;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use stream_chain::{
@@ -49,51 +51,96 @@ fn fill<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
 /// and `terms` before the fast reader leaves it to the generic one.
 const MAX_OTHER_FIELDS: usize = 8;
 
+thread_local! {
+    /// How many more values the current [`Shape::read`] counts in detail.
+    static BUDGET: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts one value against [`BUDGET`]; `false` once it is spent.
+fn spend() -> bool {
+    BUDGET.with(|budget| {
+        let left = budget.get();
+        budget.set(left.saturating_sub(1));
+        left > 0
+    })
+}
+
 /// Any JSON value, checked for a key repeated in one object at any depth
 /// (RFC 8259 leaves such a document's meaning to each reader: one takes
-/// the first value, another the last).
-pub struct Unique;
+/// the first value, another the last), its values counted. Nothing is
+/// kept but the keys of the objects being read, and only of the first
+/// values of the document: the count is bounded (see [`Shape::read`]).
+pub struct Shape {
+    /// A key appears twice in one object.
+    pub repeated: bool,
+}
 
-impl<'de> Deserialize<'de> for Unique {
+impl Shape {
+    /// Reads one JSON value from `text`, which holds exactly it: its shape,
+    /// and whether it has more than `max` values (keys included). Repeated
+    /// keys are looked for among the first `max` only: a document with
+    /// more is not read by the generic conversion, and the fast reader
+    /// declines repeated keys itself.
+    pub fn read(text: &[u8], max: usize) -> Result<(Shape, bool), serde_json::Error> {
+        BUDGET.with(|budget| budget.set(max.saturating_add(1)));
+        let shape = serde_json::from_slice::<Shape>(text)?;
+        let over = BUDGET.with(Cell::get) == 0;
+        Ok((shape, over))
+    }
+}
+
+impl<'de> Deserialize<'de> for Shape {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         /// Visits any value.
         struct V;
+        /// A scalar.
+        fn scalar<E>() -> Result<Shape, E> {
+            spend();
+            Ok(Shape { repeated: false })
+        }
         impl<'de> Visitor<'de> for V {
-            type Value = Unique;
+            type Value = Shape;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Unique, E> {
-                Ok(Unique)
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
+                scalar()
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Unique, E> {
-                Ok(Unique)
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
+                scalar()
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Unique, E> {
-                Ok(Unique)
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
+                scalar()
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Unique, E> {
-                Ok(Unique)
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
+                scalar()
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Unique, E> {
-                Ok(Unique)
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
+                scalar()
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Unique, E> {
-                Ok(Unique)
+            fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
+                scalar()
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
-                while seq.next_element::<Unique>()?.is_some() {}
-                Ok(Unique)
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                spend();
+                let mut repeated = false;
+                while let Some(item) = seq.next_element::<Shape>()? {
+                    repeated |= item.repeated;
+                }
+                Ok(Shape { repeated })
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                spend();
+                let mut repeated = false;
                 let mut seen = std::collections::HashSet::new();
                 while let Some(key) = map.next_key::<Text<'de>>()? {
-                    map.next_value::<Unique>()?;
-                    if !seen.insert(key.0) {
-                        return Err(de::Error::custom("a key appears twice in one object"));
+                    let counted = spend();
+                    repeated |= map.next_value::<Shape>()?.repeated;
+                    if counted && !seen.insert(key.0) {
+                        repeated = true;
                     }
                 }
-                Ok(Unique)
+                Ok(Shape { repeated })
             }
         }
         d.deserialize_any(V)
@@ -478,6 +525,12 @@ impl<'de> Deserialize<'de> for Details {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Details, A::Error> {
                 let mut details = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
                 while let Some(DetailItem(detail)) = seq.next_element()? {
+                    // More than the verifier reads: the framing pass counts
+                    // the document's values, too many for the generic
+                    // reader, and the document is a finding.
+                    if details.len() >= MAX_DETAILS {
+                        return Err(decline());
+                    }
                     details.push(detail);
                 }
                 Ok(Details(details))
