@@ -22,8 +22,8 @@
 use bson::spec::BinarySubtype;
 use bson::{doc, Binary, Bson, DateTime, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 use stream_chain::{
-    Anchor, ChainId, Detail, DetailValue, PurgeMark, Seal, SealedEvent, SecretId, SensitiveValue,
-    Status,
+    Anchor, ChainId, Detail, DetailValue, FindingKind, PurgeMark, Seal, SealedEvent, SecretId,
+    SensitiveValue, Status,
 };
 
 /// A record that is not a valid event, with what could be read of where it
@@ -137,31 +137,52 @@ pub fn terms_mismatch<'a>(
     event: &SealedEvent,
     stored: impl IntoIterator<Item = Option<&'a str>>,
 ) -> Option<String> {
-    let want = if event.is_stub() {
-        Vec::new()
-    } else {
-        search_terms(event)
-    };
+    // (Compared in place: no term is built for an event whose terms are
+    // right, the case of every event of the hot loop.)
+    let public = event.details.iter().filter_map(|d| match &d.value {
+        DetailValue::Public(v) if !event.is_stub() => Some((d.key.as_str(), v.as_str())),
+        _ => None,
+    });
     let mut stored = stored.into_iter();
-    for (i, want) in want.iter().enumerate() {
+    let mut count = 0;
+    for (i, (key, value)) in public.enumerate() {
+        count = i + 1;
         match stored.next() {
-            Some(Some(have)) if have == want => {}
+            Some(Some(have)) if is_term(have, key, value) => {}
             Some(Some(have)) => {
-                return Some(format!("term {i} is `{}`, not `{}`", cut(have), cut(want)))
+                let want = search_term(key, value);
+                return Some(format!("term {i} is `{}`, not `{}`", cut(have), cut(&want)));
             }
             Some(None) => return Some(format!("term {i} is not a string")),
-            None => return Some(format!("term {i} (`{}`) is missing", cut(want))),
+            None => {
+                let want = search_term(key, value);
+                return Some(format!("term {i} (`{}`) is missing", cut(&want)));
+            }
         }
     }
     match stored.next() {
         None => None,
         Some(Some(extra)) => Some(format!(
-            "term {} (`{}`) is not the event's",
-            want.len(),
+            "term {count} (`{}`) is not the event's",
             cut(extra)
         )),
-        Some(None) => Some(format!("term {} is not a string", want.len())),
+        Some(None) => Some(format!("term {count} is not a string")),
     }
+}
+
+/// Whether `term` is [`search_term`]`(key, value)`.
+fn is_term(term: &str, key: &str, value: &str) -> bool {
+    let Some((len, rest)) = term.split_once(':') else {
+        return false;
+    };
+    let canonical = !len.is_empty() && (len == "0" || !len.starts_with('0'));
+    canonical
+        && len.bytes().all(|b| b.is_ascii_digit())
+        && len.parse::<usize>() == Ok(key.len())
+        && rest
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+            == Some(value)
 }
 
 /// At most 64 characters of `text`, for a message (hostile text may be
@@ -235,6 +256,27 @@ pub fn event_from_document(document: &Document) -> Result<SealedEvent, Malformed
     event_from_raw(&raw)
 }
 
+/// [`event_from_document`], also checking the unsealed fields as
+/// [`event_from_raw_noting`] does.
+pub fn event_from_document_noting(
+    document: &Document,
+    unsealed: &mut Vec<FindingKind>,
+) -> Result<SealedEvent, Malformed> {
+    let raw = RawDocumentBuf::try_from(document).map_err(|e| Malformed {
+        chain: document
+            .get_str("chain")
+            .ok()
+            .and_then(|c| ChainId::new(c).ok()),
+        seq: match document.get("seq") {
+            Some(Bson::Int64(s)) => u64::try_from(*s).ok(),
+            Some(Bson::Int32(s)) => u64::try_from(*s).ok(),
+            _ => None,
+        },
+        reason: format!("not encodable as BSON: {e}"),
+    })?;
+    event_from_raw_noting(&raw, unsealed)
+}
+
 /// Reads an event straight from its raw BSON (a mongodump record, a raw
 /// cursor batch), without building a [`Document`] first: what
 /// [`event_from_document`] gives for the same document, at a fraction of
@@ -251,6 +293,42 @@ pub fn event_from_document(document: &Document) -> Result<SealedEvent, Malformed
 /// one (`details`, `secure`, `anchor`), never recursively: the nesting
 /// depth of a hostile document costs nothing.
 pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> {
+    read_raw(document).map(|(event, _)| event)
+}
+
+/// [`event_from_raw`], also checking what no seal covers in the document
+/// of an event it reads: pushes to `unsealed` a [`FindingKind::Terms`] when
+/// the stored search terms are not the event's ([`terms_mismatch`]), and a
+/// [`FindingKind::UnknownField`] for each field that is not an event's (at
+/// most 32: more make the document malformed).
+pub fn event_from_raw_noting(
+    document: &RawDocument,
+    unsealed: &mut Vec<FindingKind>,
+) -> Result<SealedEvent, Malformed> {
+    let (event, f) = read_raw(document)?;
+    let stored = match f.terms {
+        None => Ok(Vec::new()),
+        Some(RawBsonRef::Array(terms)) => terms
+            .into_iter()
+            .map(|term| term.map(|t| t.as_str()))
+            .collect::<Result<Vec<_>, _>>(),
+        Some(_) => Ok(vec![None]),
+    };
+    let why = match stored {
+        Ok(stored) => terms_mismatch(&event, stored),
+        Err(_) => Some("the terms array is not valid BSON".to_owned()),
+    };
+    unsealed.extend(why.map(FindingKind::Terms));
+    unsealed.extend(
+        f.others
+            .iter()
+            .map(|key| FindingKind::UnknownField(cut(key))),
+    );
+    Ok(event)
+}
+
+/// The event of a raw document, and the fields found in it.
+fn read_raw(document: &RawDocument) -> Result<(SealedEvent, RawFields<'_>), Malformed> {
     let mut f = RawFields::default();
     let walked = f.walk(document);
     let chain = match f.chain {
@@ -290,7 +368,7 @@ pub fn event_from_raw(document: &RawDocument) -> Result<SealedEvent, Malformed> 
             seq: Some(event.seq),
             reason,
         }),
-        None => Ok(event),
+        None => Ok((event, f)),
     }
 }
 
@@ -749,6 +827,59 @@ mod tests {
             seal: Seal([0; 32]),
         });
         assert_eq!(terms_mismatch(&stub, std::iter::empty()), None);
+    }
+
+    #[test]
+    fn the_noting_reader_reports_rewritten_terms_and_foreign_fields() {
+        let event = event();
+        let mut document = event_to_document(&event);
+        let mut unsealed = Vec::new();
+        let clean = event_from_document_noting(&document, &mut unsealed).unwrap();
+        assert_eq!(clean, event);
+        assert!(unsealed.is_empty(), "{unsealed:?}");
+        document.insert("terms", vec![Bson::String("6:serial=0100".into())]);
+        document.insert("note", "hello");
+        let read = event_from_document_noting(&document, &mut unsealed).unwrap();
+        assert_eq!(read, event, "the event is the same");
+        assert_eq!(
+            unsealed,
+            vec![
+                FindingKind::Terms("term 0 is `6:serial=0100`, not `6:serial=00ff`".into()),
+                FindingKind::UnknownField("note".into()),
+            ]
+        );
+        unsealed.clear();
+        document.remove("note");
+        document.insert("terms", "6:serial=00ff");
+        event_from_document_noting(&document, &mut unsealed).unwrap();
+        assert_eq!(
+            unsealed,
+            vec![FindingKind::Terms("term 0 is not a string".into())]
+        );
+        unsealed.clear();
+        document.remove("terms");
+        event_from_document_noting(&document, &mut unsealed).unwrap();
+        assert_eq!(
+            unsealed,
+            vec![FindingKind::Terms(
+                "term 0 (`6:serial=00ff`) is missing".into()
+            )]
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, failure_persistence: None, ..Default::default() })]
+
+        /// A stored term is the event's exactly when it is the string
+        /// [`search_term`] makes of the key and value.
+        #[test]
+        fn a_term_is_recognised_exactly(key in ".{0,12}", value in ".{0,12}", other in "[0-9:=a-z]{0,16}") {
+            let term = search_term(&key, &value);
+            proptest::prop_assert!(is_term(&term, &key, &value));
+            proptest::prop_assert_eq!(is_term(&other, &key, &value), other == term);
+            let padded = format!("0{term}");
+            proptest::prop_assert!(!is_term(&padded, &key, &value));
+        }
     }
 
     #[test]

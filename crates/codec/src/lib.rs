@@ -31,8 +31,8 @@ mod event;
 mod report;
 
 pub use crate::event::{
-    anchor_to_document, binary, event_doc_id, event_from_document, event_from_raw, event_key,
-    event_to_document, purge_mark_to_document, search_term, search_terms, seq_to_bson,
-    terms_mismatch, Malformed,
+    anchor_to_document, binary, event_doc_id, event_from_document, event_from_document_noting,
+    event_from_raw, event_from_raw_noting, event_key, event_to_document, purge_mark_to_document,
+    search_term, search_terms, seq_to_bson, terms_mismatch, Malformed,
 };
 pub use crate::report::{report_from_document, report_to_document};
