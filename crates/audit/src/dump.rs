@@ -38,6 +38,7 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let mut document: Vec<u8> = Vec::with_capacity(4096);
     let mut offset: u64 = 0;
+    let mut unsealed = Vec::new();
     loop {
         let mut header = [0u8; 4];
         let got =
@@ -65,10 +66,22 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
             return damage(sink, Error::BsonTruncated { offset, len, got }, offset);
         }
         let record = match RawDocument::from_bytes(&document) {
-            Ok(raw) => too_many_details(raw).map_or_else(|| stream_codec::event_from_raw(raw), Err),
+            Ok(raw) => too_many_details(raw).map_or_else(
+                || stream_codec::event_from_raw_noting(raw, &mut unsealed),
+                Err,
+            ),
             Err(_) => Err(Error::BsonUnterminated { offset }.into_finding()),
         };
-        sink.record(record, offset);
+        match &record {
+            Ok(event) if !unsealed.is_empty() => {
+                let (chain, seq) = (event.chain.clone(), event.seq);
+                sink.record(record, offset);
+                for kind in unsealed.drain(..) {
+                    sink.unsealed(&chain, seq, kind, offset);
+                }
+            }
+            _ => sink.record(record, offset),
+        }
         offset += len as u64;
     }
 }

@@ -40,7 +40,7 @@ mod fast;
 use bson::Bson;
 use serde_json::Value;
 use std::io::{self, Read};
-use stream_chain::ChainId;
+use stream_chain::{ChainId, FindingKind};
 use stream_codec::Malformed;
 
 use crate::error::Error;
@@ -279,10 +279,18 @@ impl<R: Read> JsonInput<R> {
             match stream.next() {
                 Some(Ok(parsed)) => {
                     let len = stream.byte_offset();
-                    let Some(event) = parsed.into_event() else {
+                    let Some((event, terms)) = parsed.into_event() else {
                         return Ok(Fast::Declined);
                     };
-                    sink.record(Ok(event), self.offset());
+                    let at = self.offset();
+                    match terms {
+                        None => sink.record(Ok(event), at),
+                        Some(why) => {
+                            let (chain, seq) = (event.chain.clone(), event.seq);
+                            sink.record(Ok(event), at);
+                            sink.unsealed(&chain, seq, FindingKind::Terms(why), at);
+                        }
+                    }
                     self.pos += len;
                     return Ok(Fast::Read);
                 }
@@ -506,7 +514,21 @@ fn json_value<S: Sink + ?Sized>(value: Value, offset: u64, repeated: bool, sink:
         return;
     }
     let record = match Bson::try_from(value) {
-        Ok(Bson::Document(document)) => stream_codec::event_from_document(&document),
+        Ok(Bson::Document(document)) => {
+            let mut unsealed = Vec::new();
+            let record = stream_codec::event_from_document_noting(&document, &mut unsealed);
+            match &record {
+                Ok(event) if !unsealed.is_empty() => {
+                    let (chain, seq) = (event.chain.clone(), event.seq);
+                    sink.record(record, offset);
+                    for kind in unsealed {
+                        sink.unsealed(&chain, seq, kind, offset);
+                    }
+                    return;
+                }
+                _ => record,
+            }
+        }
         Ok(other) => Err(Malformed {
             chain,
             seq,

@@ -47,10 +47,6 @@ fn fill<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
     }
 }
 
-/// Most fields an event document may have besides the event's own, `_id`
-/// and `terms` before the fast reader leaves it to the generic one.
-const MAX_OTHER_FIELDS: usize = 8;
-
 thread_local! {
     /// How many more values the current [`Shape::read`] counts in detail.
     static BUDGET: Cell<usize> = const { Cell::new(0) };
@@ -575,6 +571,36 @@ pub struct Event<'de> {
     event_id: Option<Cow<'de, str>>,
     /// `eventKey` (derived from chain and `eventId`).
     event_key: Option<Cow<'de, str>>,
+    /// `terms` (derived from the public details, not sealed).
+    terms: Option<Vec<Cow<'de, str>>>,
+}
+
+/// `terms`: an array of strings, at most [`MAX_DETAILS`] (one per public
+/// detail); anything else is declined.
+struct Terms<'de>(Vec<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for Terms<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Visits the terms array.
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Terms<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of search terms")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Terms<'de>, A::Error> {
+                let mut terms = Vec::new();
+                while let Some(term) = seq.next_element::<Text<'de>>()? {
+                    if terms.len() >= MAX_DETAILS {
+                        return Err(decline());
+                    }
+                    terms.push(term.0);
+                }
+                Ok(Terms(terms))
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for Event<'de> {
@@ -591,8 +617,7 @@ impl<'de> Deserialize<'de> for Event<'de> {
                 // Fields the event does not read, seen once each: a
                 // repeated key makes the document malformed (the generic
                 // reader says so), whatever the key.
-                let (mut id, mut terms) = (None, None);
-                let mut others: Vec<Text<'de>> = Vec::new();
+                let mut id = None;
                 while let Some(key) = next_key(&mut map)? {
                     match &*key.0 {
                         "v" => fill(&mut e.v, map.next_value::<Int>()?.0)?,
@@ -623,18 +648,10 @@ impl<'de> Deserialize<'de> for Event<'de> {
                                 .map_or(Ok(()), |_| Err(decline()))?;
                         }
                         "_id" => fill(&mut id, map.next_value::<Other>()?)?,
-                        "terms" => fill(&mut terms, map.next_value::<Other>()?)?,
-                        _ => {
-                            // Past a few, the generic reader checks them
-                            // (in linear time).
-                            if others.len() >= MAX_OTHER_FIELDS
-                                || others.iter().any(|k| k.0 == key.0)
-                            {
-                                return Err(decline());
-                            }
-                            map.next_value::<Other>()?;
-                            others.push(key);
-                        }
+                        "terms" => fill(&mut e.terms, map.next_value::<Terms<'de>>()?.0)?,
+                        // A field that is not an event's (a warning, and
+                        // a rare document): the generic reader reports it.
+                        _ => return Err(decline()),
                     }
                 }
                 Ok(e)
@@ -645,10 +662,12 @@ impl<'de> Deserialize<'de> for Event<'de> {
 }
 
 impl Event<'_> {
-    /// The event, if the document is a valid one; `None` leaves the
-    /// document to the generic conversion (and its reason).
-    pub fn into_event(self) -> Option<SealedEvent> {
+    /// The event, if the document is a valid one, and why its stored
+    /// search terms are not the event's, if they are not; `None` leaves
+    /// the document to the generic conversion (and its reason).
+    pub fn into_event(self) -> Option<(SealedEvent, Option<String>)> {
         let event_key = self.event_key;
+        let terms = self.terms.unwrap_or_default();
         let event = SealedEvent {
             version: u8::try_from(self.v?).ok()?,
             chain: ChainId::new(&self.chain?).ok()?,
@@ -675,6 +694,10 @@ impl Event<'_> {
             (Some(id), Some(key)) => key == stream_codec::event_key(&event.chain, id),
             _ => false,
         };
-        (key_ok && event.shape_error().is_none()).then_some(event)
+        if !(key_ok && event.shape_error().is_none()) {
+            return None;
+        }
+        let terms = stream_codec::terms_mismatch(&event, terms.iter().map(|t| Some(&**t)));
+        Some((event, terms))
     }
 }
