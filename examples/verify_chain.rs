@@ -20,8 +20,14 @@
 //! - either of them gzip-compressed (`mongodump --gzip`, `.gz`): detected
 //!   from the gzip magic bytes.
 //!
-//! The input is streamed: memory stays constant whatever the number of
-//! events (a few MiB plus the verifier's reordering window per chain).
+//! The input is streamed: memory stays bounded whatever the input (at
+//! most 64 MiB resident: one document at a time, a JSON one at most
+//! 24 MiB, a BSON one 16 MiB + 16 KiB, plus the verifier's bounded
+//! state). A record that cannot be decoded is a finding at its byte
+//! offset and reading goes on with the next one (JSON lines: the next
+//! line opening with `{`; BSON: by its length); a broken `--jsonArray`, a
+//! BSON length past the end or damaged gzip data ends the input with one
+//! finding for the damage, after the findings before it.
 //! Reading, verifying, checkpoint files and the reports are the library
 //! `stream-audit` (`crates/audit`): mongodump documents are read raw,
 //! mongoexport documents of the usual shape straight into events, any
@@ -83,8 +89,11 @@
 //! `--keyset` a detail that does not decrypt); 2: usage error, missing or
 //! too short secret, unreadable or invalid checkpoint, unreadable or invalid
 //! keyset or master keyset (or a master that does not decrypt the keyset),
-//! or an input that is not a mongodump or mongoexport file at all (standard
-//! error names the file and what is wrong).
+//! an input that is not a mongodump or mongoexport file at all from its
+//! first bytes, or an I/O error reading an input file itself (standard
+//! error names the file and what is wrong). Damage further on in an input
+//! (a broken record, a truncated file, damaged gzip data) is a finding:
+//! exit 1, with every other finding.
 
 use std::fs::File;
 use std::io::{self, IsTerminal as _, Read, Write as _};
@@ -120,7 +129,8 @@ const KEYSET_FILE_LIMIT: u64 = 4 * 1024 * 1024;
 #[derive(Parser)]
 #[command(
     about = "Verify the sealed audit event chains of a mongodump or mongoexport export",
-    after_help = "Exit status: 0 verified, 1 integrity findings, 2 usage or input error."
+    after_help = "Exit status: 0 verified, 1 integrity findings (damaged records included), \
+                  2 usage error, an input that is not an export, or an I/O error."
 )]
 struct Args {
     /// A seal secret; repeat for retired secrets (the first is current:

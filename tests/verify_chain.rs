@@ -914,12 +914,12 @@ fn usage_errors_exit_2() {
 #[test]
 fn inputs_that_are_not_exports_exit_2_without_panic() {
     let dir = scratch();
-    let events = chain_of("ca", 6, SECRET);
-    let bson = Export::Bson.bytes(&documents(&events));
-    let json = Export::Canonical.bytes(&documents(&events));
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let random: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
-
+    let mut gzipped_text = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzipped_text
+        .write_all(b"hello, this is not an export\n")
+        .unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("random.bin", random, "verify_chain: "),
         (
@@ -927,6 +927,29 @@ fn inputs_that_are_not_exports_exit_2_without_panic() {
             b"hello, this is not an export\n".to_vec(),
             "not a mongodump (BSON) or mongoexport (JSON) file",
         ),
+        (
+            "text.txt.gz",
+            gzipped_text.finish().unwrap(),
+            "(of the decompressed gzip data)",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let path = write(&dir, name, &bytes);
+        verify(with_secret(&[&path]))
+            .run()
+            .expect_code(2)
+            .stderr_has(name)
+            .stderr_has(message);
+    }
+}
+
+#[test]
+fn a_damaged_export_is_a_finding_naming_the_offset_not_a_usage_error() {
+    let dir = scratch();
+    let events = chain_of("ca", 6, SECRET);
+    let bson = Export::Bson.bytes(&documents(&events));
+    let json = Export::Canonical.bytes(&documents(&events));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "truncated.bson",
             bson[..bson.len() - 10].to_vec(),
@@ -970,17 +993,119 @@ fn inputs_that_are_not_exports_exit_2_without_panic() {
         (
             "corrupt.bson.gz",
             [&[0x1f, 0x8b, 8, 0][..], &[0xff; 64][..]].concat(),
-            "cannot read",
+            "damaged gzip data",
         ),
     ];
     for (name, bytes, message) in cases {
         let path = write(&dir, name, &bytes);
-        verify(with_secret(&[&path]))
-            .run()
-            .expect_code(2)
-            .stderr_has(name)
-            .stderr_has(message);
+        let run = verify(with_secret(&[&path])).run();
+        run.expect_code(1)
+            .stdout_has(message)
+            .stdout_has(&format!("{name}, document at byte "));
     }
+}
+
+/// Findings before and after damage are all reported: one broken record
+/// hides nothing.
+#[test]
+fn findings_before_and_after_a_broken_record_are_reported() {
+    let dir = scratch();
+    let events = chain_of("ca", 12, SECRET);
+    let docs = documents(&events);
+    let modify = |bytes: &[u8]| {
+        let bytes = replace_first(bytes, b"serial-00000003", b"serial-00000004");
+        replace_first(&bytes, b"serial-00000010", b"serial-00000011")
+    };
+
+    // JSON lines: broken lines between the two modifications, read past.
+    let json = modify(&Export::Canonical.bytes(&docs));
+    let text = String::from_utf8(json).unwrap();
+    let mut lines: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
+    let deep = format!("{{\"a\": {}{}}}", "[".repeat(1000), "]".repeat(1000));
+    let mut too_large = b"{\"a\": \"".to_vec();
+    too_large.resize(25 * 1024 * 1024, b'x');
+    too_large.extend_from_slice(b"\"}");
+    let broken: Vec<Vec<u8>> = vec![
+        b"{\"chain\": \"c\xffa\"}".to_vec(),
+        br#"{"chain": "\ud800"}"#.to_vec(),
+        deep.into_bytes(),
+        too_large,
+        b"{\"chain\": \"ca\", \"seq\": ".to_vec(),
+    ];
+    lines.splice(6..6, broken);
+    let path = write(&dir, "damaged.json", &lines.join(&b"\n"[..]));
+    for generic in [false, true] {
+        let mut command = verify(with_secret(&[&path]));
+        if generic {
+            command = command.env("VERIFY_CHAIN_GENERIC_JSON", "1");
+        }
+        command
+            .run()
+            .expect_code(1)
+            .stdout_has("ca#3: modified")
+            .stdout_has("ca#10: modified")
+            .stdout_has("invalid unicode code point")
+            .stdout_has("hex escape")
+            .stdout_has("recursion limit exceeded")
+            .stdout_has("larger than 24 MiB")
+            .stdout_has("invalid JSON at byte")
+            .stdout_has("chain ca: 12 events, seq 1..12: FAILED");
+    }
+
+    // mongodump: a document with a valid length but not BSON is skipped by
+    // its length; a cut tail ends the input after what came before.
+    let bson = modify(&Export::Bson.bytes(&docs));
+    let mut unterminated = bson_bytes(&docs[5..6]);
+    let last = unterminated.len() - 1;
+    unterminated[last] = 1;
+    let first_five: usize = bson_bytes(&docs[..5]).len();
+    let damaged = [
+        &bson[..first_five],
+        &unterminated,
+        &bson[first_five..bson.len() - 7],
+    ]
+    .concat();
+    let path = write(&dir, "damaged.bson", &damaged);
+    verify(with_secret(&[&path]))
+        .run()
+        .expect_code(1)
+        .stdout_has("ca#3: modified")
+        .stdout_has("ca#10: modified")
+        .stdout_has("does not end with a zero byte")
+        .stdout_has("truncated BSON document at byte");
+
+    // mongodump --gzip, the compressed data cut: the findings before the
+    // damage, then the damage.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let many = chain_of("ca", 300, SECRET);
+    gz.write_all(&modify(&Export::Bson.bytes(&documents(&many))))
+        .unwrap();
+    let gzipped = gz.finish().unwrap();
+    let path = write(&dir, "damaged.bson.gz", &gzipped[..gzipped.len() * 3 / 4]);
+    verify(with_secret(&[&path]))
+        .run()
+        .expect_code(1)
+        .stdout_has("ca#3: modified")
+        .stdout_has("ca#10: modified")
+        .stdout_has("damaged gzip data");
+
+    // --jsonArray: a broken element ends the input, after the findings
+    // before it.
+    let array = modify(&Export::JsonArray.bytes(&docs));
+    let at = array
+        .windows(16)
+        .position(|w| w == b"serial-00000011\"")
+        .unwrap();
+    let path = write(
+        &dir,
+        "damaged.array.json",
+        &[&array[..at], b"\xff oops"].concat(),
+    );
+    verify(with_secret(&[&path]))
+        .run()
+        .expect_code(1)
+        .stdout_has("ca#3: modified")
+        .stdout_has("truncated JSON document at byte");
 }
 
 #[test]

@@ -5,8 +5,12 @@
 //! - [`read_input`]: one mongodump collection file (`events.bson`) or
 //!   mongoexport file (JSON lines, pretty-printed or `--jsonArray`,
 //!   canonical or relaxed Extended JSON), optionally gzipped, from any
-//!   [`std::io::Read`], in constant memory; the format comes from the
-//!   content, never a name. One reader per format: [`dump`], [`export`].
+//!   [`std::io::Read`], one document at a time in bounded memory (a JSON
+//!   document at most [`export::MAX_JSON_DOCUMENT`], a BSON one
+//!   [`dump::MAX_BSON_DOCUMENT`], an event [`MAX_DETAILS`] details); the
+//!   format comes from the content, never a name. A damaged record is a
+//!   finding at its offset and reading goes on where the format allows it
+//!   (see [`read_input`]). One reader per format: [`dump`], [`export`].
 //! - [`Feed`]: hands the records to a [`stream_chain::Verifier`], in a
 //!   first pass that learns shred and rotation records ([`Pass::Learn`],
 //!   for inputs that can be read twice) or the verification
