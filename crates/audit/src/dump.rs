@@ -233,4 +233,18 @@ mod tests {
             "{read:?}"
         );
     }
+
+    #[test]
+    fn an_event_of_more_details_than_the_limit_is_a_finding_not_decoded() {
+        let mut event = chain(1).remove(0);
+        let detail = event.details[0].clone();
+        event.details = vec![detail; MAX_DETAILS + 1];
+        let bytes = dump(&[event]);
+        let read = records(&bytes);
+        let [(Err((Some(chain), Some(1), why)), 0)] = read.as_slice() else {
+            panic!("{read:?}");
+        };
+        assert_eq!(chain, "ca");
+        assert!(why.contains("more than 65536 details"), "{why}");
+    }
 }

@@ -823,6 +823,21 @@ mod tests {
     }
 
     #[test]
+    fn an_event_of_more_details_than_the_limit_is_a_finding() {
+        let mut event = chain(1).remove(0);
+        let detail = event.details[0].clone();
+        event.details = vec![detail; crate::MAX_DETAILS + 1];
+        let bytes = export(&[event]);
+        for options in both() {
+            let read = records(&bytes, &options);
+            let [(Err((None, None, why)), 0)] = read.as_slice() else {
+                panic!("{read:?}");
+            };
+            assert!(why.contains("JSON values"), "{why}");
+        }
+    }
+
+    #[test]
     fn the_generic_reader_refuses_a_document_of_too_many_values() {
         let [first]: [Vec<u8>; 1] = event_lines(1).try_into().unwrap();
         let mut many = b"{\"a\": [0".to_vec();
