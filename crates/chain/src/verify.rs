@@ -940,7 +940,13 @@ impl Verifier {
             self.process(&chain, seq, std::slice::from_ref(&link));
             return;
         }
-        state.pending.entry(seq).or_default().push(link);
+        // One record per position, nearly always: a `Vec`'s first push
+        // would make room for four (640 bytes a position, not 160).
+        state
+            .pending
+            .entry(seq)
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(link);
         state.pending_len += 1;
         self.drain(&chain, window, false);
     }
