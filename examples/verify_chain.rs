@@ -6,7 +6,7 @@
 //! ```sh
 //! cargo run --release --example verify_chain -- \
 //!     [--seal-secret S | --seal-secret-file F]... [--checkpoint FILE]... \
-//!     [--save-checkpoint FILE] [--window N] [--json] \
+//!     [--save-checkpoint FILE] [--window N] [--max-chains N] [--json] \
 //!     [--keyset FILE [--master-keyset FILE [--master-aad-hex HEX]]] INPUT...
 //! ```
 //!
@@ -105,7 +105,8 @@ use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use stream_audit::{checkpoint, read_input, report, Feed, Pass, ReadOptions};
 use stream_chain::{
-    Chainer, SealSecret, SealSecrets, Verifier, VerifyReport, DEFAULT_WINDOW, MIN_SECRET_LEN,
+    Chainer, SealSecret, SealSecrets, Verifier, VerifyReport, DEFAULT_MAX_CHAINS, DEFAULT_WINDOW,
+    MIN_SECRET_LEN,
 };
 use stream_keyset::{Algorithm, Error as KeysetError, Keyset};
 use zeroize::Zeroizing;
@@ -142,7 +143,8 @@ struct Args {
     #[arg(long, value_name = "F")]
     seal_secret_file: Vec<PathBuf>,
     /// A trusted checkpoint (or an array of them) from --save-checkpoint;
-    /// repeatable, one per chain.
+    /// repeatable. Several of one chain combine: the chain must pass
+    /// through each, and reach the newest.
     #[arg(long, value_name = "FILE")]
     checkpoint: Vec<PathBuf>,
     /// After a clean verification, write the head of every chain here.
@@ -155,6 +157,11 @@ struct Args {
     /// may be.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WINDOW)]
     window: usize,
+    /// Chains verified in detail; the records of chains beyond are only
+    /// counted, and fail the verification (`untracked`). Memory grows with
+    /// it: about 30 MiB for the default with every window full.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CHAINS)]
+    max_chains: usize,
     /// Deep verification: every sensitive detail must decrypt with this
     /// cleartext Tink keyset (JSON, as env KEYSET holds it, or binary).
     #[arg(long, value_name = "FILE")]
@@ -212,7 +219,9 @@ fn main() -> ExitCode {
 fn run(args: &Args, matches: &ArgMatches) -> Result<bool, String> {
     let secrets = load_secrets(args, matches)?;
     let keys = load_keys(args, &secrets)?;
-    let mut verifier = Verifier::new(secrets.clone()).with_window(args.window);
+    let mut verifier = Verifier::new(secrets.clone())
+        .with_window(args.window)
+        .with_max_chains(args.max_chains);
     match wall_clock_ms() {
         Some(now) => verifier = verifier.with_now_ms(now),
         None => {

@@ -643,6 +643,69 @@ fn a_cut_tail_is_found_against_a_saved_checkpoint() {
     }
 }
 
+/// Checkpoints of one chain combine, in any order on the command line: an
+/// older one given after a newer one does not hide a cut tail (issue 11;
+/// the last one read used to win).
+#[test]
+fn an_older_checkpoint_after_a_newer_one_does_not_hide_a_cut_tail() {
+    let dir = scratch();
+    let events = chain_of("ca", 30, SECRET);
+    let save = |n: usize, name: &str| {
+        let path = dir.path().join(name);
+        let mut args = with_secret(&[&export(&dir, Export::Canonical, &events[..n])]);
+        args.extend(["--save-checkpoint".into(), path.clone().into()]);
+        verify(args).run().expect_code(0);
+        path
+    };
+    let (old, new) = (save(10, "old.json"), save(25, "new.json"));
+    let cut = export(&dir, Export::Bson, &events[..20]);
+    for order in [[&old, &new], [&new, &old]] {
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        for path in order {
+            args.extend(["--checkpoint".into(), path.clone().into_os_string()]);
+        }
+        args.extend(with_secret(&[&cut]));
+        let run = verify(args).run();
+        run.expect_code(1);
+        assert!(
+            run.first_finding().starts_with("ca#21: truncated"),
+            "{run:#?}"
+        );
+    }
+}
+
+/// Chains beyond `--max-chains` are counted, not verified: the run fails
+/// and says so (issue 11: state for every chain id, without a bound).
+#[test]
+fn chains_beyond_the_limit_fail_and_are_named_in_the_report() {
+    let dir = scratch();
+    let mut events = chain_of("a", 3, SECRET);
+    events.extend(chain_of("b", 3, SECRET));
+    events.extend(chain_of("c", 3, SECRET));
+    let path = export(&dir, Export::Bson, &events);
+    verify(with_secret(&[&path])).run().expect_code(0);
+    let mut args = with_secret(&[&path]);
+    args.extend(["--max-chains".into(), "2".into(), "--json".into()]);
+    let run = verify(args).run();
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["chains"].as_array().unwrap().len(), 2, "{run:#?}");
+    let untracked: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "untracked")
+        .collect();
+    assert_eq!(untracked.len(), 1, "{run:#?}");
+    assert!(
+        untracked[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 records of chains beyond the first 2"),
+        "{run:#?}"
+    );
+}
+
 #[test]
 fn a_checkpoint_allows_an_incremental_audit_and_detects_a_rewrite() {
     let dir = scratch();
