@@ -31,6 +31,10 @@ use crate::input::{read_full, MAX_DETAILS, READ_BUFFER};
 /// (at its start) or is damaged (further on).
 pub const MAX_BSON_DOCUMENT: usize = 16 * 1024 * 1024 + 16 * 1024;
 
+/// The fewest bytes a detail takes in a BSON array: a type byte, a key of
+/// one digit and its NUL, an empty document.
+const MIN_DETAIL_BSON: usize = 1 + 2 + 5;
+
 /// Reads a mongodump file (uncompressed) and hands every document to
 /// `sink`, then a finding for damage that ends it (see the module
 /// documentation). The only error is an I/O error of `reader`.
@@ -66,10 +70,15 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
             return damage(sink, Error::BsonTruncated { offset, len, got }, offset);
         }
         let record = match RawDocument::from_bytes(&document) {
-            Ok(raw) => too_many_details(raw).map_or_else(
-                || stream_codec::event_from_raw_noting(raw, &mut unsealed),
-                Err,
-            ),
+            // Only a document this large can hold too many details: the
+            // usual event is spared the count.
+            Ok(raw) => match (len > MAX_DETAILS * MIN_DETAIL_BSON)
+                .then(|| too_many_details(raw))
+                .flatten()
+            {
+                Some(finding) => Err(finding),
+                None => stream_codec::event_from_raw_noting(raw, &mut unsealed),
+            },
             Err(_) => Err(Error::BsonUnterminated { offset }.into_finding()),
         };
         match &record {
