@@ -159,7 +159,8 @@ struct Args {
     window: usize,
     /// Chains verified in detail; the records of chains beyond are only
     /// counted, and fail the verification (`untracked`). Memory grows with
-    /// it: about 30 MiB for the default with every window full.
+    /// it (the windows of all chains share 16,384 records, at least 64
+    /// each).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CHAINS)]
     max_chains: usize,
     /// Deep verification: every sensitive detail must decrypt with this

@@ -26,7 +26,7 @@ pub const DEFAULT_CLOCK_SKEW_MS: i64 = 5_000;
 /// covers them or the input ends; beyond, an erased key is reported at
 /// once. Learn the shred records first
 /// ([`Verifier::learn_record`]) to make this exact whatever the input.
-pub const MAX_DEFERRED_ERASURES: usize = 100_000;
+pub const MAX_DEFERRED_ERASURES: usize = 16_384;
 /// Default number of findings kept (all are counted), shared fairly
 /// between chains and kinds: no volume of one hides the earliest of
 /// another (see [`Verifier::with_max_findings`]).
@@ -34,13 +34,13 @@ pub const DEFAULT_MAX_FINDINGS: usize = 10_000;
 /// Default number of chains verified in detail. The records of chains
 /// beyond it are counted and seal-checked but not placed: the report says
 /// how many ([`FindingKind::Untracked`]), and the verification fails.
-pub const DEFAULT_MAX_CHAINS: usize = 1_024;
+pub const DEFAULT_MAX_CHAINS: usize = 256;
 /// Default number of records all chains together hold out of order
 /// (their reordering windows and the positions remembered behind them).
 /// With many chains, each chain's window shrinks to its share of this,
 /// but not below [`MIN_WINDOW`]: memory is bounded by the budget (or the
 /// number of chains times [`MIN_WINDOW`]), whatever the input.
-pub const DEFAULT_WINDOW_BUDGET: usize = 65_536;
+pub const DEFAULT_WINDOW_BUDGET: usize = 16_384;
 /// The smallest reordering window a chain gets when the budget
 /// ([`DEFAULT_WINDOW_BUDGET`]) is shared by many chains.
 pub const MIN_WINDOW: usize = 64;

@@ -150,13 +150,13 @@ pub fn terms_mismatch<'a>(
         match stored.next() {
             Some(Some(have)) if is_term(have, key, value) => {}
             Some(Some(have)) => {
-                let want = search_term(key, value);
-                return Some(format!("term {i} is `{}`, not `{}`", cut(have), cut(&want)));
+                let want = shown_term(key, value);
+                return Some(format!("term {i} is `{}`, not `{want}`", cut(have)));
             }
             Some(None) => return Some(format!("term {i} is not a string")),
             None => {
-                let want = search_term(key, value);
-                return Some(format!("term {i} (`{}`) is missing", cut(&want)));
+                let want = shown_term(key, value);
+                return Some(format!("term {i} (`{want}`) is missing"));
             }
         }
     }
@@ -168,6 +168,25 @@ pub fn terms_mismatch<'a>(
         )),
         Some(None) => Some(format!("term {count} is not a string")),
     }
+}
+
+/// The first 64 characters of [`search_term`]`(key, value)`, for a
+/// message, without building the term (a value may be 16 MiB).
+fn shown_term(key: &str, value: &str) -> String {
+    let len = key.len().to_string();
+    let whole = len.len() + 1 + key.len() + 1 + value.len();
+    let mut out: String = len
+        .chars()
+        .chain([':'])
+        .chain(key.chars())
+        .chain(['='])
+        .chain(value.chars())
+        .take(64)
+        .collect();
+    if out.len() < whole {
+        out.push('…');
+    }
+    out
 }
 
 /// Whether `term` is [`search_term`]`(key, value)`.
