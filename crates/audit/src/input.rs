@@ -17,11 +17,14 @@ use crate::feed::Sink;
 pub(crate) const READ_BUFFER: usize = 256 * 1024;
 /// At most this much leading whitespace is read to find the format.
 const PREFIX_LIMIT: usize = 1024 * 1024;
-/// The most details of one event the readers decode: a document with more
-/// is a finding, read no further. An event has a few details; 65,536 keep
-/// the decoded event of any document within a few MiB (see
-/// `docs/PERFORMANCE.md`, "Hostile input: memory").
-pub const MAX_DETAILS: usize = 65_536;
+/// The most details of one event the readers decode (and stored search
+/// terms: one per public detail): a document with more is a finding, read
+/// no further. An event has a few details; 16,384 keep the decoded details
+/// of any document under 2 MiB (a `Detail` takes 72 bytes and two
+/// allocations), so that the largest document read, with its decoded copy,
+/// stays far enough below the verifier's 64 MiB (see `docs/PERFORMANCE.md`,
+/// "Hostile input: memory").
+pub const MAX_DETAILS: usize = 16_384;
 
 /// How inputs are read. The default is what the verifier uses.
 #[derive(Clone, Copy, Debug, Default)]
