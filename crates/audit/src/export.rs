@@ -803,22 +803,30 @@ mod tests {
     #[test]
     fn a_document_over_the_limit_is_a_finding_and_the_next_line_is_read() {
         let [first]: [Vec<u8>; 1] = event_lines(1).try_into().unwrap();
+        // Three times the limit: what is past the limit is skipped, not
+        // kept.
         let mut huge = b"{\"a\": \"".to_vec();
-        huge.resize(MAX_JSON_DOCUMENT + 10, b'x');
+        huge.resize(3 * MAX_JSON_DOCUMENT, b'x');
         huge.extend_from_slice(b"\"}\n");
         let bytes = [&huge[..], &first, b"\n"].concat();
         for options in both() {
-            let read = records(&bytes, &options);
-            let [(Err((None, None, why)), 0), (Ok(1), at)] = read.as_slice() else {
-                panic!(
-                    "{:?}",
-                    read.iter()
-                        .map(|(r, at)| (r.as_ref().map_err(|b| &b.2), at))
-                        .collect::<Vec<_>>()
-                );
+            let mut kept = Kept::default();
+            let mut input = JsonInput::new(bytes.as_slice(), &options);
+            input.read(&mut kept).unwrap();
+            assert!(
+                input.buf.capacity() <= MAX_JSON_DOCUMENT,
+                "{}",
+                input.buf.capacity()
+            );
+            let [(Err(damage), 0), (Ok(event), at)] = kept.records.as_slice() else {
+                panic!("{:?}", kept.records.len());
             };
-            assert_eq!(*at, huge.len() as u64);
-            assert!(why.contains("larger than"), "{why}");
+            assert_eq!((event.seq, *at), (1, huge.len() as u64));
+            assert!(
+                damage.reason.contains("larger than 24 MiB"),
+                "{}",
+                damage.reason
+            );
         }
     }
 
@@ -1091,10 +1099,11 @@ mod tests {
 
         /// The fast reader and the generic conversion hand the sink the
         /// same records and give the same verdict, whatever was done to a
-        /// valid export (lines, or an array; canonical or relaxed).
+        /// valid export (lines, an array or pretty-printed; canonical or
+        /// relaxed).
         #[test]
         fn both_json_readers_agree_on_mutated_exports(
-            layout in 0..3u8,
+            layout in 0..4u8,
             mutations in proptest::collection::vec(mutation(), 1..4),
         ) {
             let events = chain(3);
@@ -1103,6 +1112,18 @@ mod tests {
                 1 => {
                     let lines = String::from_utf8(export(&events)).unwrap();
                     format!("[{}]", lines.trim_end().replace('\n', ",\n")).into_bytes()
+                }
+                2 => {
+                    // Pretty-printed, as `mongoexport --pretty` writes.
+                    let lines = String::from_utf8(export(&events)).unwrap();
+                    let pretty: Vec<String> = lines
+                        .lines()
+                        .map(|line| {
+                            let value: Value = serde_json::from_str(line).unwrap();
+                            serde_json::to_string_pretty(&value).unwrap()
+                        })
+                        .collect();
+                    (pretty.join("\n") + "\n").into_bytes()
                 }
                 _ => {
                     let mut relaxed = Vec::new();
