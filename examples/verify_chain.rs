@@ -159,7 +159,7 @@ struct Args {
     window: usize,
     /// Chains verified in detail; the records of chains beyond are only
     /// counted, and fail the verification (`untracked`). Memory grows with
-    /// it (the windows of all chains share 16,384 records, at least 64
+    /// it (the windows of all chains share 8,192 records, at least 32
     /// each).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CHAINS)]
     max_chains: usize,

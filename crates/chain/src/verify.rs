@@ -40,10 +40,10 @@ pub const DEFAULT_MAX_CHAINS: usize = 256;
 /// With many chains, each chain's window shrinks to its share of this,
 /// but not below [`MIN_WINDOW`]: memory is bounded by the budget (or the
 /// number of chains times [`MIN_WINDOW`]), whatever the input.
-pub const DEFAULT_WINDOW_BUDGET: usize = 16_384;
+pub const DEFAULT_WINDOW_BUDGET: usize = 8_192;
 /// The smallest reordering window a chain gets when the budget
 /// ([`DEFAULT_WINDOW_BUDGET`]) is shared by many chains.
-pub const MIN_WINDOW: usize = 64;
+pub const MIN_WINDOW: usize = 32;
 
 /// What is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
