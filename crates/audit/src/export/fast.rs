@@ -536,6 +536,42 @@ impl<'de> Deserialize<'de> for Details {
     }
 }
 
+/// The `code` of a document, read without decoding anything else (the
+/// first pass over an input wants only shred and rotation records); `None`
+/// when it is missing, not a string, or repeated: the document is then
+/// read in full.
+pub struct Code<'de>(pub Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for Code<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Visits a document for its code.
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Code<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a document")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Code<'de>, A::Error> {
+                let mut code = None;
+                let mut clear = true;
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    if key.0 == "code" {
+                        match map.next_value::<Option<Text<'de>>>() {
+                            Ok(Some(text)) if code.is_none() => code = Some(text.0),
+                            Ok(_) => clear = false,
+                            Err(e) => return Err(e),
+                        }
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Code(code.filter(|_| clear)))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 /// The fields of an event document, as read.
 #[derive(Default)]
 pub struct Event<'de> {
