@@ -164,6 +164,14 @@ pub fn checkpoint_file(data: &[u8]) {
     }
 }
 
+/// `data` as one BSON document, if it is one. Through [`RawDocument`],
+/// never `Document::from_reader`: that one allocates the length a
+/// document's first four bytes claim (up to 2 GiB) before reading it.
+fn document(data: &[u8]) -> Option<Document> {
+    let raw = RawDocument::from_bytes(data).ok()?;
+    Document::try_from(raw).ok()
+}
+
 /// Target `bson_event`: one BSON document as a stored event, read raw (as
 /// the mongodump reader does) and as a [`Document`] (as the MongoDB
 /// adapter does). An event read writes back to a document that reads as
@@ -181,7 +189,7 @@ pub fn bson_event(data: &[u8]) {
             event_round_trip(&event);
         }
     }
-    if let Ok(document) = Document::from_reader(data) {
+    if let Some(document) = document(data) {
         let mut unsealed = Vec::new();
         let read = stream_codec::event_from_document_noting(&document, &mut unsealed);
         assert_eq!(
@@ -311,7 +319,7 @@ pub struct Nested {
 /// as a [`SealedRecord`] and as a plain [`Document`]; re-wrapping never
 /// panics. A record that opens seals again and opens to the same value.
 pub fn sealed_document(data: &[u8]) {
-    let Ok(document) = Document::from_reader(data) else {
+    let Some(document) = document(data) else {
         return;
     };
     let envelope = keys::envelope();
@@ -357,3 +365,20 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("mongoexport", mongoexport),
     ("sealed_document", sealed_document),
 ];
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    /// Found by `bson_event` in its first minute (fuzz/regressions): the
+    /// harness read documents with `Document::from_reader`, which reserves
+    /// the claimed length (here 1,852,730,918 bytes) before reading; over
+    /// libFuzzer's malloc limit, an out-of-memory. The claimed length is
+    /// now checked against the bytes there are first.
+    #[test]
+    fn a_document_claiming_more_bytes_than_it_has_is_none() {
+        assert!(super::document(b"\x26\x6e\x6e\x6e\x00").is_none());
+        assert!(super::document(b"\xff\xff\xff\x7f").is_none());
+        let empty = bson::RawDocumentBuf::new();
+        assert!(super::document(empty.as_bytes()).is_some());
+    }
+}
