@@ -69,6 +69,17 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
             let got = got + header.len();
             return damage(sink, Error::BsonTruncated { offset, len, got }, offset);
         }
+        // A sink that wants only some codes (the first pass): a document
+        // of another code is skipped undecoded.
+        if !sink.wants(None) {
+            let code = RawDocument::from_bytes(&document)
+                .ok()
+                .and_then(|raw| raw.get_str("code").ok());
+            if code.is_some_and(|code| !sink.wants(Some(code))) {
+                offset += len as u64;
+                continue;
+            }
+        }
         let record = match RawDocument::from_bytes(&document) {
             // Only a document this large can hold too many details: the
             // usual event is spared the count.

@@ -325,17 +325,27 @@ pub fn event_from_raw_noting(
     unsealed: &mut Vec<FindingKind>,
 ) -> Result<SealedEvent, Malformed> {
     let (event, f) = read_raw(document)?;
-    let stored = match f.terms {
-        None => Ok(Vec::new()),
-        Some(RawBsonRef::Array(terms)) => terms
-            .into_iter()
-            .map(|term| term.map(|t| t.as_str()))
-            .collect::<Result<Vec<_>, _>>(),
-        Some(_) => Ok(vec![None]),
-    };
-    let why = match stored {
-        Ok(stored) => terms_mismatch(&event, stored),
-        Err(_) => Some("the terms array is not valid BSON".to_owned()),
+    // (Read in place: nothing allocated for an event whose terms are
+    // right.)
+    let why = match f.terms {
+        None => terms_mismatch(&event, std::iter::empty()),
+        Some(RawBsonRef::Array(terms)) => {
+            let mut broken = false;
+            let stored = terms.into_iter().map_while(|term| match term {
+                Ok(term) => Some(term.as_str()),
+                Err(_) => {
+                    broken = true;
+                    None
+                }
+            });
+            let why = terms_mismatch(&event, stored);
+            if broken {
+                Some("the terms array is not valid BSON".to_owned())
+            } else {
+                why
+            }
+        }
+        Some(_) => terms_mismatch(&event, [None]),
     };
     unsealed.extend(why.map(FindingKind::Terms));
     unsealed.extend(
