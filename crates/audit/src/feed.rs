@@ -1,7 +1,9 @@
 //! Where the readers hand their records: the [`Sink`] trait, and [`Feed`],
 //! the sink that hands them to a [`Verifier`] in one of two passes.
 
-use stream_chain::{ChainId, FindingKind, SealedEvent, Verifier, ROTATION_CODE, SHRED_CODE};
+use stream_chain::{
+    ChainId, FindingKind, SealedEvent, Verifier, MAX_REASON_CHARS, ROTATION_CODE, SHRED_CODE,
+};
 use stream_codec::Malformed;
 
 /// What receives the records of an input, in the order they stand in it.
@@ -92,6 +94,12 @@ impl<'a> Feed<'a> {
             return;
         }
         let Malformed { chain, seq, reason } = malformed;
+        // Cut before the place is added, so that it is kept (the verifier
+        // keeps at most MAX_REASON_CHARS of a reason).
+        let reason = match reason.char_indices().nth(MAX_REASON_CHARS / 2) {
+            Some((at, _)) => format!("{}…", reason.get(..at).unwrap_or_default()),
+            None => reason,
+        };
         let why = format!("{reason} ({}, document at byte {offset})", self.name);
         self.verifier.push_malformed(chain, seq, why);
     }

@@ -27,6 +27,12 @@ pub const DEFAULT_CLOCK_SKEW_MS: i64 = 5_000;
 /// once. Learn the shred records first
 /// ([`Verifier::learn_record`]) to make this exact whatever the input.
 pub const MAX_DEFERRED_ERASURES: usize = 16_384;
+/// The most rotation records learned ahead ([`Verifier::learn_record`]),
+/// all chains together.
+pub const MAX_LEARNED_ROTATIONS: usize = 4_096;
+/// The most characters of a reason kept with a finding (a hostile record
+/// can make a reason of megabytes, e.g. a key in a decoding error).
+pub const MAX_REASON_CHARS: usize = 512;
 /// Default number of findings kept (all are counted), shared fairly
 /// between chains and kinds: no volume of one hides the earliest of
 /// another (see [`Verifier::with_max_findings`]).
@@ -452,6 +458,8 @@ pub struct Verifier {
     shredded: HashMap<(ChainId, u64), HashSet<String>>,
     /// Rotation records learned ahead, by chain: (seq, record).
     rotations: HashMap<ChainId, Vec<(u64, RotationRecord)>>,
+    /// How many `rotations` holds.
+    learned_rotations: usize,
     /// Data keys found missing, to be covered by a shred record by the end.
     erased: HashMap<(ChainId, u64), Vec<String>>,
     /// How many keys `erased` holds.
@@ -489,6 +497,7 @@ impl Verifier {
             keys: None,
             shredded: HashMap::new(),
             rotations: HashMap::new(),
+            learned_rotations: 0,
             erased: HashMap::new(),
             erased_keys: 0,
             kept: Kept::new(DEFAULT_MAX_FINDINGS),
@@ -531,15 +540,24 @@ impl Verifier {
     }
 
     /// Whether records of `chain` are verified in detail: it is known, or
-    /// there is room for one more chain. A new chain is made, and every
-    /// chain's window shrinks to its new share: chains holding more are
-    /// drained (as if their window had filled), so that all of them
-    /// together never hold more than the budget.
-    fn admit(&mut self, chain: &ChainId) -> bool {
+    /// there is room for one more chain. Past half the limit, only a chain
+    /// with a trusted checkpoint or whose record is `authentic` (asked only
+    /// then: one seal) gets a place, so that junk chain ids cannot take
+    /// them all. A new chain is made, and every chain's window shrinks to
+    /// its new share: chains holding more are drained (as if their window
+    /// had filled), so that all of them together never hold more than the
+    /// budget.
+    fn admit(&mut self, chain: &ChainId, authentic: impl FnOnce(&Verifier) -> bool) -> bool {
         if self.chains.contains_key(chain) {
             return true;
         }
         if self.chains.len() >= self.max_chains {
+            return false;
+        }
+        if self.chains.len() >= self.max_chains / 2
+            && !self.checkpoints.contains_key(chain)
+            && !authentic(self)
+        {
             return false;
         }
         let before = self.chain_window();
@@ -629,11 +647,16 @@ impl Verifier {
     /// start. Anything else, or anything not authentic, is ignored.
     pub fn learn_record(&mut self, event: &SealedEvent) {
         if let Some(Ok(record)) = RotationRecord::parse(event) {
-            if event.seal_is_valid(&self.secrets) {
-                self.rotations
-                    .entry(event.chain.clone())
-                    .or_default()
-                    .push((event.seq, record));
+            // One per position (copies of an authentic record add
+            // nothing), and at most MAX_LEARNED_ROTATIONS in all: a chain
+            // rotates a few times a year.
+            if self.learned_rotations < MAX_LEARNED_ROTATIONS && event.seal_is_valid(&self.secrets)
+            {
+                let known = self.rotations.entry(event.chain.clone()).or_default();
+                if !known.iter().any(|(seq, _)| *seq == event.seq) {
+                    known.push((event.seq, record));
+                    self.learned_rotations += 1;
+                }
             }
         } else {
             self.learn_shred(event);
@@ -786,7 +809,8 @@ impl Verifier {
     /// not also reported as a gap.
     pub fn push_malformed(&mut self, chain: Option<ChainId>, seq: Option<u64>, why: String) {
         self.records += 1;
-        if chain.as_ref().is_some_and(|c| !self.admit(c)) {
+        let why = shorten(why, MAX_REASON_CHARS);
+        if chain.as_ref().is_some_and(|c| !self.admit(c, |_| false)) {
             self.untracked += 1;
             return;
         }
@@ -814,7 +838,8 @@ impl Verifier {
     /// [`FindingKind::Terms`] or [`FindingKind::UnknownField`], at
     /// `chain`#`seq`. Any other kind is ignored.
     pub fn push_unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind) {
-        if matches!(kind, FindingKind::Terms(_) | FindingKind::UnknownField(_)) && self.admit(chain)
+        if matches!(kind, FindingKind::Terms(_) | FindingKind::UnknownField(_))
+            && self.chains.contains_key(chain)
         {
             self.record(Some(chain.clone()), Some(seq), kind);
         }
@@ -823,7 +848,9 @@ impl Verifier {
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
         self.records += 1;
-        if !self.admit(&event.chain) {
+        if !self.admit(&event.chain, |v| {
+            event.shape_error().is_none() && event.seal_is_valid(&v.secrets)
+        }) {
             self.untracked += 1;
             return;
         }
@@ -926,6 +953,20 @@ impl Verifier {
         let window = self.chain_window();
         let state = self.state(&chain);
         state.summary.events += 1;
+        if seq < GENESIS_SEQ {
+            // Nothing stands below genesis: reported at once (whatever the
+            // order), never a start.
+            let kind = match link.auth {
+                Auth::Authentic => {
+                    FindingKind::Malformed(format!("sequence number {seq} is below genesis"))
+                }
+                Auth::BadSeal => FindingKind::Modified,
+                Auth::UnknownSecret => FindingKind::UnknownSecret,
+                Auth::Malformed(why) => FindingKind::Malformed(why),
+            };
+            self.record(Some(chain), Some(seq), kind);
+            return;
+        }
         if state.start != Start::NotStarted && seq < state.next {
             self.late(chain, seq, link);
             return;
@@ -956,10 +997,12 @@ impl Verifier {
     fn late(&mut self, chain: ChainId, seq: u64, link: Link) {
         let state = self.state(&chain);
         let below_start = state.summary.first_seq.is_some_and(|first| seq < first);
+        // (`recent` is in sequence order: a binary search.)
         let known = state
             .recent
-            .iter()
-            .find(|(s, _, _)| *s == seq)
+            .binary_search_by_key(&seq, |(s, _, _)| *s)
+            .ok()
+            .and_then(|i| state.recent.get(i))
             .map(|(_, seal, authentic)| (*seal, *authentic));
         if below_start && state.anchored {
             // Left over below a retention anchor (beyond the window: those
@@ -978,6 +1021,8 @@ impl Verifier {
         let kind = match (&link.auth, known) {
             (Auth::Malformed(why), _) => FindingKind::Malformed(why.clone()),
             (Auth::UnknownSecret, _) => FindingKind::UnknownSecret,
+            // Below where the chain starts: not authentic, whatever came.
+            (Auth::BadSeal, None) if below_start => FindingKind::Modified,
             (_, None) => FindingKind::OutOfWindow,
             (Auth::Authentic, Some((seal, true))) if seal == link.seal => FindingKind::Duplicate,
             (Auth::Authentic, Some((_, true))) => FindingKind::Fork,
@@ -1048,43 +1093,55 @@ impl Verifier {
         self.seed_rotations(chain, seq);
         let state = self.state(chain);
         state.next = seq;
+        // Right after a checkpoint's head: the chain must link to it.
+        let after_head = state
+            .checkpoints
+            .iter()
+            .find(|cp| cp.seq.checked_add(1) == Some(seq))
+            .map(|cp| cp.seal);
         if trusted {
             state.start = Start::Trusted;
             // An anchored start links to the seal the anchor vouches for
             // (a chain purged past a checkpoint: the anchor, sealed by the
-            // secret, vouches for the deletion of that head); a genesis or
-            // checkpoint start to its authentic event's.
+            // secret, vouches for the deletion of that head); a start
+            // right after a checkpoint's head to that head; a genesis or
+            // checkpoint-head start to its authentic event's predecessor.
             let group = state.pending.get(&seq);
             let anchor = group.and_then(|group| group.iter().find_map(|l| l.anchor));
             state.anchored = anchor.is_some();
-            state.prev = anchor.or_else(|| {
-                group?
-                    .iter()
-                    .find(|l| l.auth == Auth::Authentic)
-                    .map(|l| l.prev)
-            });
-        } else if state
-            .checkpoints
-            .iter()
-            .any(|cp| seq <= cp.seq.saturating_add(1))
-        {
-            // At or before a checkpoint's head, or right after it: the
-            // checkpoint vouches for what was before; from here on the
-            // chain must pass through its head (right after it: link to
-            // it).
-            state.start = Start::Trusted;
-            state.prev = state
-                .checkpoints
-                .iter()
-                .find(|cp| cp.seq.checked_add(1) == Some(seq))
-                .map(|cp| cp.seal);
+            let links_to_head = |group: &Vec<Link>| {
+                after_head.filter(|head| {
+                    group
+                        .iter()
+                        .any(|l| l.auth == Auth::Authentic && l.prev == *head)
+                })
+            };
+            state.prev = anchor
+                .or_else(|| group.and_then(links_to_head))
+                .or_else(|| {
+                    let head = state.checkpoints.iter().find(|cp| cp.seq == seq);
+                    group?
+                        .iter()
+                        .filter(|l| l.auth == Auth::Authentic)
+                        .find(|l| head.is_none_or(|cp| cp.seal == l.seal))
+                        .map(|l| l.prev)
+                });
         } else {
-            // After every checkpoint (all end before seq - 1), or none.
+            // Neither genesis, an anchor, a checkpoint's head nor right
+            // after it: what is missing before is a gap from genesis, or
+            // from right after the newest checkpoint before (which vouches
+            // for what was up to its head). The verifier cannot tell an
+            // export that starts late on purpose from one whose oldest
+            // events were deleted: an incremental audit starts at the
+            // checkpoint's head or right after it.
             let from = state
                 .checkpoints
-                .last()
-                .map_or(GENESIS_SEQ, |cp| cp.seq.saturating_add(1));
-            state.prev = None;
+                .iter()
+                .map(|cp| cp.seq.saturating_add(1))
+                .filter(|next| *next <= seq)
+                .max()
+                .unwrap_or(GENESIS_SEQ);
+            state.prev = after_head;
             state.start = if from < seq {
                 Start::Unanchored { from, to: seq - 1 }
             } else {
@@ -1347,6 +1404,19 @@ fn apply_rotation(state: &mut ChainState, record: &RotationRecord) {
     state.superseded.extend(record.superseded.iter().copied());
     state.superseded.insert(record.from);
     state.secret = Some(record.to);
+}
+
+/// At most `max` characters of `text` (a mark at the end when cut).
+pub(crate) fn shorten(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text,
+        Some((at, _)) => {
+            let mut cut = text;
+            cut.truncate(at);
+            cut.push('…');
+            cut
+        }
+    }
 }
 
 /// Whether these events at `seq` hold the chain's authentic genesis.
