@@ -260,19 +260,7 @@ pub fn anchor_to_document(anchor: &Anchor) -> Document {
 /// Reads an event from its BSON document: the same reader as
 /// [`event_from_raw`], after encoding the document.
 pub fn event_from_document(document: &Document) -> Result<SealedEvent, Malformed> {
-    let raw = RawDocumentBuf::try_from(document).map_err(|e| Malformed {
-        chain: document
-            .get_str("chain")
-            .ok()
-            .and_then(|c| ChainId::new(c).ok()),
-        seq: match document.get("seq") {
-            Some(Bson::Int64(s)) => u64::try_from(*s).ok(),
-            Some(Bson::Int32(s)) => u64::try_from(*s).ok(),
-            _ => None,
-        },
-        reason: format!("not encodable as BSON: {e}"),
-    })?;
-    event_from_raw(&raw)
+    event_from_raw(&encoded(document)?)
 }
 
 /// [`event_from_document`], also checking the unsealed fields as
@@ -281,7 +269,13 @@ pub fn event_from_document_noting(
     document: &Document,
     unsealed: &mut Vec<FindingKind>,
 ) -> Result<SealedEvent, Malformed> {
-    let raw = RawDocumentBuf::try_from(document).map_err(|e| Malformed {
+    event_from_raw_noting(&encoded(document)?, unsealed)
+}
+
+/// The raw bytes of `document`, or why it cannot be BSON (at its chain and
+/// sequence number when it has them).
+fn encoded(document: &Document) -> Result<RawDocumentBuf, Malformed> {
+    RawDocumentBuf::try_from(document).map_err(|e| Malformed {
         chain: document
             .get_str("chain")
             .ok()
@@ -292,8 +286,7 @@ pub fn event_from_document_noting(
             _ => None,
         },
         reason: format!("not encodable as BSON: {e}"),
-    })?;
-    event_from_raw_noting(&raw, unsealed)
+    })
 }
 
 /// Reads an event straight from its raw BSON (a mongodump record, a raw
