@@ -36,12 +36,36 @@ log() { echo "mongo-server: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 src_hash() {
-    (cd "$SRC_DIR" && cat go.mod go.sum main.go) | sha256sum | cut -c1-16
+    (cd "$SRC_DIR" && cat go.mod go.sum main.go id-index.sed) | sha256sum | cut -c1-16
+}
+
+# Writes into directory $1 a copy of the FerretDB module patched by
+# id-index.sed and a go.mod/go.sum pair that replaces the module with it (the
+# go command refuses overlays of files in the module cache); prints the
+# go.mod's path, for `go build -modfile`. Fails if the patch no longer applies.
+write_patched_module() {
+    local dir="$1" mod src file
+    mod="$(cd "$SRC_DIR" && go mod download -json github.com/FerretDB/FerretDB \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')" \
+        || die "cannot download the FerretDB module"
+    src="$dir/ferretdb-src"
+    rm -rf "$src"
+    cp -r "$mod" "$src"
+    chmod -R u+w "$src"
+    file="$src/internal/backends/sqlite/metadata/metadata.go"
+    sed -f "$SRC_DIR/id-index.sed" "$mod/internal/backends/sqlite/metadata/metadata.go" >"$file"
+    ! cmp -s "$mod/internal/backends/sqlite/metadata/metadata.go" "$file" \
+        || die "tools/ferretdb/id-index.sed no longer applies to $mod"
+    cp "$SRC_DIR/go.mod" "$dir/go.mod"
+    cp "$SRC_DIR/go.sum" "$dir/go.sum"
+    (cd "$SRC_DIR" && go mod edit -modfile="$dir/go.mod" \
+        -replace "github.com/FerretDB/FerretDB=$src") || die "cannot write $dir/go.mod"
+    echo "$dir/go.mod"
 }
 
 # Prints the path of the (possibly freshly built) server binary.
 ensure_binary() {
-    local dir bin tmp start rc
+    local dir bin tmp start rc modfile
     dir="$CACHE_ROOT/$(src_hash)"
     bin="$dir/ferretdb"
     if [[ -x "$bin" ]]; then
@@ -63,12 +87,14 @@ ensure_binary() {
     tmp="$dir/ferretdb.tmp.$$"
     start=$SECONDS
     log "building FerretDB into $bin (takes a few minutes on 2 cores)..."
+    modfile="$(write_patched_module "$dir")"
     rc=0
-    (cd "$SRC_DIR" && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$tmp" .) >&2 || rc=$?
+    (cd "$SRC_DIR" && CGO_ENABLED=0 go build -mod=readonly -trimpath -modfile "$modfile" \
+        -o "$tmp" .) >&2 || rc=$?
     if [[ $rc -ne 0 ]]; then
         log "build failed; retrying with -ldflags=-checklinkname=0"
         rc=0
-        (cd "$SRC_DIR" && CGO_ENABLED=0 go build -mod=readonly -trimpath \
+        (cd "$SRC_DIR" && CGO_ENABLED=0 go build -mod=readonly -trimpath -modfile "$modfile" \
             -ldflags=-checklinkname=0 -o "$tmp" .) >&2 || rc=$?
     fi
     if [[ $rc -ne 0 ]]; then
