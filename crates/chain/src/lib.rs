@@ -66,7 +66,7 @@ pub use crate::system::{
 };
 pub use crate::time::Timestamp;
 pub use crate::verify::{
-    ChainSummary, Finding, FindingKind, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,
+    ChainSummary, Finding, FindingKind, Record, Verifier, VerifyReport, DEFAULT_CLOCK_SKEW_MS,
     DEFAULT_MAX_CHAINS, DEFAULT_MAX_FINDINGS, DEFAULT_WINDOW, DEFAULT_WINDOW_BUDGET,
     MAX_LEARNED_ROTATIONS, MAX_REASON_CHARS, MIN_WINDOW,
 };
