@@ -103,7 +103,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stream_audit::{checkpoint, read_input, report, Feed, Pass, ReadOptions};
+use stream_audit::{checkpoint, read_input, report, verify_input, Feed, Pass, ReadOptions};
 use stream_chain::{
     Chainer, SealSecret, SealSecrets, Verifier, VerifyReport, DEFAULT_MAX_CHAINS, DEFAULT_WINDOW,
     MIN_SECRET_LEN,
@@ -242,8 +242,7 @@ fn run(args: &Args, matches: &ArgMatches) -> Result<bool, String> {
         Reread::Files => {
             for input in args.inputs.iter().filter(|i| !is_dump_metadata(i)) {
                 let name = input_name(input);
-                let mut feed = Feed::new(&mut verifier, &name, Pass::Learn);
-                verify_input(input, &mut feed, &options, progress)
+                read_one(input, &mut verifier, Pass::Learn, &options, progress)
                     .map_err(|e| format!("{name}: {e}"))?;
             }
         }
@@ -262,8 +261,8 @@ fn run(args: &Args, matches: &ArgMatches) -> Result<bool, String> {
             ));
             continue;
         }
-        let mut feed = Feed::new(&mut verifier, &name, Pass::Verify);
-        verify_input(input, &mut feed, &options, progress).map_err(|e| format!("{name}: {e}"))?;
+        read_one(input, &mut verifier, Pass::Verify, &options, progress)
+            .map_err(|e| format!("{name}: {e}"))?;
     }
     let report = verifier.finish();
     if report.records == 0 {
@@ -656,10 +655,12 @@ fn progress_bar(size: Option<u64>, name: &str, terminal: bool) -> (ProgressBar, 
     (bar, reveal_at)
 }
 
-/// Opens one input and hands its records to `feed`.
-fn verify_input(
+/// Opens one input and reads it for `pass`: the verification on all cores
+/// ([`verify_input`]), the first pass through a [`Feed`].
+fn read_one(
     input: &Path,
-    feed: &mut Feed<'_>,
+    verifier: &mut Verifier,
+    pass: Pass,
     options: &ReadOptions,
     terminal: bool,
 ) -> Result<(), String> {
@@ -677,9 +678,10 @@ fn verify_input(
         let size = metadata.is_file().then_some(metadata.len());
         (Box::new(file), size)
     };
-    let label = match feed.pass() {
-        Pass::Learn => format!("{} (shred records)", input_name(input)),
-        Pass::Verify => input_name(input),
+    let name = input_name(input);
+    let label = match pass {
+        Pass::Learn => format!("{name} (shred records)"),
+        Pass::Verify => name.clone(),
     };
     let (bar, reveal_at) = progress_bar(size, &label, terminal);
     let counted = Counting {
@@ -687,7 +689,10 @@ fn verify_input(
         bar: bar.clone(),
         reveal_at,
     };
-    let result = read_input(counted, feed, options);
+    let result = match pass {
+        Pass::Verify => verify_input(counted, verifier, &name, options),
+        Pass::Learn => read_input(counted, &mut Feed::new(verifier, &name, pass), options),
+    };
     bar.finish_and_clear();
     result.map_err(|e| e.to_string())
 }

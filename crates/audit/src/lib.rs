@@ -76,7 +76,7 @@ mod input;
 pub mod report;
 
 pub use crate::error::Error;
-pub use crate::feed::{is_learned, Feed, Pass, Sink};
+pub use crate::feed::{is_learned, verify_in_batches, verify_input, Feed, Pass, Sink};
 pub use crate::input::{detect, read_input, Format, ReadOptions, MAX_DETAILS};
 
 /// What the unit tests share: a sealed chain and a sink that keeps what it

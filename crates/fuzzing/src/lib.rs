@@ -17,8 +17,8 @@
 //! | [`decrypt`] | `Aead::decrypt`, `Envelope::decrypt`, `EnvelopeCiphertext::from_bytes` |
 //! | [`checkpoint_file`] | `stream_audit::checkpoint::trust`, `Checkpoint::from_json` |
 //! | [`bson_event`] | `stream_codec::event_from_raw_noting`, `event_from_document` |
-//! | [`mongodump`] | `stream_audit::read_input` (BSON) into a `Feed` and a `Verifier` |
-//! | [`mongoexport`] | `stream_audit::read_input` (JSON), fast and generic reader |
+//! | [`mongodump`] | `stream_audit::read_input` (BSON) into a `Feed` and a `Verifier`, and `verify_in_batches` alike |
+//! | [`mongoexport`] | `stream_audit::read_input` (JSON), fast and generic reader, then as `mongodump` |
 //! | [`sealed_document`] | `stream_mongo::open_document` |
 #![forbid(unsafe_code)]
 // A fuzz target reports a broken invariant by panicking: here, and only
@@ -29,8 +29,8 @@ use std::fmt::Debug;
 
 use bson::{Document, RawDocument};
 use serde::{Deserialize, Serialize};
-use stream_audit::{read_input, report, Feed, Pass, ReadOptions, Sink};
-use stream_chain::{ChainId, Checkpoint, FindingKind, SealedEvent};
+use stream_audit::{read_input, report, verify_in_batches, Feed, Pass, ReadOptions, Sink};
+use stream_chain::{ChainId, Checkpoint, FindingKind, SealedEvent, Verifier};
 use stream_codec::Malformed;
 use stream_keyset::{EnvelopeCiphertext, Keyset};
 use stream_mongo::Secure;
@@ -222,16 +222,45 @@ fn event_round_trip(event: &SealedEvent) {
 }
 
 /// Reads `data` as `verify_chain` does (a learning pass, then the
-/// verification, deep: with the keyset) and writes both reports.
+/// verification, deep: with the keyset) and writes both reports. The
+/// verification through [`verify_in_batches`] (seals checked in parallel,
+/// batches of 1 to 16 records, from the first byte) finds the same, in
+/// the same order.
 fn verify(data: &[u8], name: &str, options: &ReadOptions) {
+    let learned = |verifier: &mut Verifier| {
+        let mut feed = Feed::new(verifier, name, Pass::Learn);
+        read_input(data, &mut feed, options).is_ok()
+    };
     let mut verifier = keys::verifier();
-    for pass in [Pass::Learn, Pass::Verify] {
-        let mut feed = Feed::new(&mut verifier, name, pass);
-        if read_input(data, &mut feed, options).is_err() {
-            break;
-        }
+    if learned(&mut verifier) {
+        let mut feed = Feed::new(&mut verifier, name, Pass::Verify);
+        let _ = read_input(data, &mut feed, options);
     }
     let verdict = verifier.finish();
+    let mut parallel = keys::verifier();
+    if learned(&mut parallel) {
+        let batch = usize::from(data.first().copied().unwrap_or(0) % 16) + 1;
+        let _ = verify_in_batches(data, &mut parallel, name, options, batch);
+    }
+    let parallel = parallel.finish();
+    assert_eq!(
+        verdict.findings, parallel.findings,
+        "parallel: the findings"
+    );
+    assert_eq!(verdict.chains, parallel.chains, "parallel: the chains");
+    assert_eq!(
+        (
+            verdict.total_findings,
+            verdict.records,
+            verdict.sealed_bytes
+        ),
+        (
+            parallel.total_findings,
+            parallel.records,
+            parallel.sealed_bytes
+        ),
+        "parallel: the counts"
+    );
     let mut text = Vec::new();
     must(report::write_text(&mut text, &verdict), "text report");
     let _ = report::json(&verdict);
