@@ -19,7 +19,7 @@
 use std::io::{BufReader, Read};
 
 use bson::{RawBsonRef, RawDocument};
-use stream_chain::ChainId;
+use stream_chain::{ChainId, FindingKind, SealedEvent};
 use stream_codec::Malformed;
 
 use crate::error::Error;
@@ -42,7 +42,6 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let mut document: Vec<u8> = Vec::with_capacity(4096);
     let mut offset: u64 = 0;
-    let mut unsealed = Vec::new();
     loop {
         let mut header = [0u8; 4];
         let got =
@@ -80,29 +79,47 @@ pub fn read<S: Sink + ?Sized>(reader: impl Read, sink: &mut S) -> Result<(), Err
                 continue;
             }
         }
-        let record = match RawDocument::from_bytes(&document) {
-            // Only a document this large can hold too many details: the
-            // usual event is spared the count.
-            Ok(raw) => match (len > MAX_DETAILS * MIN_DETAIL_BSON)
-                .then(|| too_many_details(raw))
-                .flatten()
-            {
-                Some(finding) => Err(finding),
-                None => stream_codec::event_from_raw_noting(raw, &mut unsealed),
-            },
-            Err(_) => Err(Error::BsonUnterminated { offset }.into_finding()),
-        };
-        match &record {
-            Ok(event) if !unsealed.is_empty() => {
-                let (chain, seq) = (event.chain.clone(), event.seq);
-                sink.record(record, offset);
-                for kind in unsealed.drain(..) {
-                    sink.unsealed(&chain, seq, kind, offset);
-                }
-            }
-            _ => sink.record(record, offset),
-        }
+        sink.bson_document(&document, offset);
         offset += len as u64;
+    }
+}
+
+/// Decodes one framed document of a mongodump at `offset`: its event, or
+/// why it is not one; what is wrong in its unsealed fields goes to
+/// `unsealed`.
+pub(crate) fn decode(
+    document: &[u8],
+    offset: u64,
+    unsealed: &mut Vec<FindingKind>,
+) -> Result<SealedEvent, Malformed> {
+    match RawDocument::from_bytes(document) {
+        // Only a document this large can hold too many details: the usual
+        // event is spared the count.
+        Ok(raw) => match (document.len() > MAX_DETAILS * MIN_DETAIL_BSON)
+            .then(|| too_many_details(raw))
+            .flatten()
+        {
+            Some(finding) => Err(finding),
+            None => stream_codec::event_from_raw_noting(raw, unsealed),
+        },
+        Err(_) => Err(Error::BsonUnterminated { offset }.into_finding()),
+    }
+}
+
+/// What [`Sink::bson_document`] does by default: decodes the document and
+/// hands on its record, then its unsealed findings.
+pub(crate) fn hand_on<S: Sink + ?Sized>(sink: &mut S, document: &[u8], offset: u64) {
+    let mut unsealed = Vec::new();
+    let record = decode(document, offset, &mut unsealed);
+    match &record {
+        Ok(event) if !unsealed.is_empty() => {
+            let (chain, seq) = (event.chain.clone(), event.seq);
+            sink.record(record, offset);
+            for kind in unsealed {
+                sink.unsealed(&chain, seq, kind, offset);
+            }
+        }
+        _ => sink.record(record, offset),
     }
 }
 

@@ -2,7 +2,9 @@
 //! the sink that hands them to a [`Verifier`] in one of two passes.
 
 use std::io::Read;
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+use rayon::prelude::*;
 use std::thread;
 
 use stream_chain::{
@@ -36,6 +38,14 @@ pub trait Sink {
     /// By default, ignored.
     fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
         let _ = (chain, seq, kind, offset);
+    }
+
+    /// One whole document of a mongodump (its length checked, nothing
+    /// decoded), starting at byte `offset`. By default it is decoded here
+    /// and handed to [`Sink::record`], then [`Sink::unsealed`]; a sink may
+    /// keep the bytes and decode them elsewhere, in the same order.
+    fn bson_document(&mut self, document: &[u8], offset: u64) {
+        crate::dump::hand_on(self, document, offset);
     }
 }
 
@@ -154,19 +164,27 @@ impl Sink for Feed<'_> {
 }
 
 /// Records per batch handed from the reading thread to the verifying one:
-/// enough to spread the seals over the cores (a batch of 1 KiB events is
-/// about 1.5 MiB decoded), few enough to keep memory flat.
+/// enough to spread the work over the cores, few enough to keep memory
+/// flat (a batch of 1 KiB events is about 1 MiB of documents, and as
+/// much decoded).
 const BATCH: usize = 1024;
-/// Batches waiting for the verifier at most (the reader blocks beyond).
-const QUEUED_BATCHES: usize = 2;
+/// Batches in flight at most: being filled, queued, being verified. They
+/// are used again, not freed (a fresh batch of this size costs page
+/// faults).
+const BATCHES_IN_FLIGHT: usize = 3;
+/// Below this many documents per task, rayon's hand-off costs more than
+/// the decoding it spreads.
+const MIN_PER_TASK: usize = 32;
 
 /// Reads one input ([`read_input`]) and verifies its records, as a
 /// [`Feed`] for [`Pass::Verify`] does, using the cores: the calling thread
-/// reads and decodes, another places the records in their chains, and
-/// their seals are checked in parallel ([`Verifier::push_batch`]). The
-/// findings are the same, in the same order, as through a [`Feed`]; at
-/// most a few batches of records are held at once. The reader is used on
-/// the calling thread only (it need not be [`Send`]).
+/// reads the input and frames its documents (mongodump documents are
+/// decoded later, in parallel; mongoexport documents are decoded here),
+/// another decodes and checks them in parallel and places them in their
+/// chains ([`Verifier::push_batch`]). The findings are the same, in the
+/// same order, as through a [`Feed`]; at most [`BATCHES_IN_FLIGHT`]
+/// batches of [`BATCH`] records exist at once. The reader is used on the
+/// calling thread only (it need not be [`Send`]).
 ///
 /// # Errors
 ///
@@ -195,15 +213,23 @@ pub fn verify_in_batches(
 ) -> Result<(), Error> {
     let batch = batch.max(1);
     thread::scope(|scope| {
-        let (sender, batches) = mpsc::sync_channel::<Vec<Record>>(QUEUED_BATCHES);
-        let placing = scope.spawn(move || {
-            for records in batches {
+        let (sender, batches) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (give_back, returned) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let verifying = scope.spawn(move || {
+            let mut records = Vec::with_capacity(batch);
+            for mut done in batches {
+                done.decode_into(name, &mut records);
                 verifier.push_batch(&records);
+                records.clear();
+                done.clear();
+                // (The reader may have stopped taking batches back.)
+                let _ = give_back.try_send(done);
             }
         });
         let mut sink = Batcher {
             sender: Some(sender),
-            records: Vec::with_capacity(batch),
+            returned,
+            filling: Batch::with_capacity(batch),
             batch,
             name,
         };
@@ -211,7 +237,7 @@ pub fn verify_in_batches(
         sink.send();
         // Closes the channel: the verifying thread ends after the last batch.
         drop(sink);
-        if let Err(panic) = placing.join() {
+        if let Err(panic) = verifying.join() {
             // A bug in the verifier, not the input: raised here as it would
             // have been without the thread.
             std::panic::resume_unwind(panic);
@@ -220,38 +246,130 @@ pub fn verify_in_batches(
     })
 }
 
+/// One item of a batch, in input order.
+// A JSON input's items are all records: boxing them would cost an
+// allocation each and save nothing.
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    /// Decoded by the reader.
+    Record(Record),
+    /// A mongodump document, `bytes[start..end]` of the batch, at `offset`
+    /// of the input: decoded by the verifying side.
+    Bson {
+        start: usize,
+        end: usize,
+        offset: u64,
+    },
+}
+
+/// Records on their way to the verifier.
+struct Batch {
+    items: Vec<Pending>,
+    /// The documents of the `Bson` items, one after another.
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn with_capacity(items: usize) -> Batch {
+        Batch {
+            items: Vec::with_capacity(items),
+            bytes: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.bytes.clear();
+    }
+
+    /// Moves the records of the batch to `records`, in order: the
+    /// documents decoded in parallel, each followed by its unsealed
+    /// findings.
+    fn decode_into(&mut self, name: &str, records: &mut Vec<Record>) {
+        let decoded: Vec<Option<(Record, Vec<FindingKind>)>> = self
+            .items
+            .par_iter()
+            .with_min_len(MIN_PER_TASK)
+            .map(|item| match item {
+                Pending::Record(_) => None,
+                Pending::Bson { start, end, offset } => {
+                    let document = self.bytes.get(*start..*end).unwrap_or_default();
+                    let mut unsealed = Vec::new();
+                    let record = match crate::dump::decode(document, *offset, &mut unsealed) {
+                        Ok(event) => Record::Event(event),
+                        Err(malformed) => malformed_record(name, malformed, *offset),
+                    };
+                    let unsealed = unsealed
+                        .into_iter()
+                        .map(|kind| unsealed_kind(name, kind, *offset))
+                        .collect();
+                    Some((record, unsealed))
+                }
+            })
+            .collect();
+        for (item, decoded) in self.items.drain(..).zip(decoded) {
+            match (item, decoded) {
+                (_, Some((record, unsealed))) => {
+                    let place = match &record {
+                        Record::Event(event) if !unsealed.is_empty() => {
+                            Some((event.chain.clone(), event.seq))
+                        }
+                        _ => None,
+                    };
+                    records.push(record);
+                    if let Some((chain, seq)) = place {
+                        records.extend(unsealed.into_iter().map(|kind| Record::Unsealed {
+                            chain: chain.clone(),
+                            seq,
+                            kind,
+                        }));
+                    }
+                }
+                (Pending::Record(record), None) => records.push(record),
+                (Pending::Bson { .. }, None) => {}
+            }
+        }
+    }
+}
+
 /// The sink of [`verify_input`]'s reading thread: records in batches.
 struct Batcher<'n> {
     /// To the verifying thread; `None` once it is gone.
-    sender: Option<SyncSender<Vec<Record>>>,
+    sender: Option<SyncSender<Batch>>,
+    /// Batches verified, to be filled again.
+    returned: Receiver<Batch>,
     /// The batch being filled.
-    records: Vec<Record>,
-    /// Records per batch.
+    filling: Batch,
+    /// Items per batch.
     batch: usize,
     /// The input's name, for findings about malformed records.
     name: &'n str,
 }
 
 impl Batcher<'_> {
-    fn add(&mut self, record: Record) {
-        self.records.push(record);
-        if self.records.len() >= self.batch {
+    fn add(&mut self, item: Pending) {
+        self.filling.items.push(item);
+        if self.filling.items.len() >= self.batch {
             self.send();
         }
     }
 
     /// Hands the batch on (blocking while the verifier is behind).
     fn send(&mut self) {
-        if self.records.is_empty() {
+        if self.filling.items.is_empty() {
             return;
         }
-        let records = std::mem::replace(&mut self.records, Vec::with_capacity(self.batch));
+        let next = self
+            .returned
+            .try_recv()
+            .unwrap_or_else(|_| Batch::with_capacity(self.batch));
+        let full = std::mem::replace(&mut self.filling, next);
         // The verifying thread only stops early by panicking, which
         // `verify_in_batches` raises after reading: stop sending then.
         if self
             .sender
             .as_ref()
-            .is_some_and(|sender| sender.send(records).is_err())
+            .is_some_and(|sender| sender.send(full).is_err())
         {
             self.sender = None;
         }
@@ -264,16 +382,23 @@ impl Sink for Batcher<'_> {
             Ok(event) => Record::Event(event),
             Err(malformed) => malformed_record(self.name, malformed, offset),
         };
-        self.add(record);
+        self.add(Pending::Record(record));
     }
 
     fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
         let kind = unsealed_kind(self.name, kind, offset);
-        self.add(Record::Unsealed {
+        self.add(Pending::Record(Record::Unsealed {
             chain: chain.clone(),
             seq,
             kind,
-        });
+        }));
+    }
+
+    fn bson_document(&mut self, document: &[u8], offset: u64) {
+        let start = self.filling.bytes.len();
+        self.filling.bytes.extend_from_slice(document);
+        let end = self.filling.bytes.len();
+        self.add(Pending::Bson { start, end, offset });
     }
 }
 

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use sha2::{Digest, Sha256};
 
 use crate::canonical::{
-    Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
+    Buffered, Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
 };
 use crate::error::{Error, Result};
 use crate::secret::{Seal, SealSecret, SecretId};
@@ -656,7 +656,9 @@ impl SealedEvent {
             Some(mark) => mark.digest,
             None => {
                 let mut hash = Sha256::new();
-                self.write_content(&mut hash);
+                let mut buffered = Buffered::new(&mut hash);
+                self.write_content(&mut buffered);
+                buffered.finish();
                 hash.finalize().into()
             }
         }
@@ -668,24 +670,13 @@ impl SealedEvent {
         if self.version == LEGACY_FORMAT_VERSION || self.purged.is_some() {
             return secret.seal_counted(|s| self.write_canonical(s));
         }
-        struct Counted {
-            hash: Sha256,
-            len: u64,
-        }
-        impl Sink for Counted {
-            fn put(&mut self, bytes: &[u8]) {
-                self.len += bytes.len() as u64;
-                self.hash.update(bytes);
-            }
-        }
-        let mut content = Counted {
-            hash: Sha256::new(),
-            len: 0,
-        };
+        let mut hash = Sha256::new();
+        let mut content = Buffered::new(&mut hash);
         self.write_content(&mut content);
-        let digest: [u8; 32] = content.hash.finalize().into();
+        let content_len = content.finish();
+        let digest: [u8; 32] = hash.finalize().into();
         let (seal, len) = secret.seal_counted(|s| self.write_sealed_fields(&digest, s));
-        (seal, len + content.len)
+        (seal, len + content_len)
     }
 
     /// Whether this is a stub: its content was purged.

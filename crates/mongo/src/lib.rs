@@ -45,7 +45,8 @@ pub use crate::documents::{
 };
 pub use crate::error::{Error, Outcome, Result};
 pub use crate::log::{
-    wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome, RotationProgress, ShredOutcome,
+    verify_projection, wall_clock_ms, AppendStats, EventLog, LogConfig, PurgeOutcome,
+    RotationProgress, ShredOutcome,
 };
 pub use crate::search::{
     QueryError, SearchCursor, SearchPage, SearchQuery, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,

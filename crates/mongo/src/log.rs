@@ -8,22 +8,22 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
-use mongodb::bson::{doc, Bson, DateTime, Document};
+use mongodb::bson::{doc, Bson, DateTime, Document, RawDocumentBuf};
 use mongodb::options::{CollectionOptions, IndexOptions, ReadConcern, WriteConcern};
 use mongodb::{Collection, Database, IndexModel};
 use rand::Rng as _;
 use stream_chain::{
     check_not_reserved, shred_refusal, superseded_positions, Anchor, ChainId, Chainer, Checkpoint,
-    DetailValue, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, ReportStatus,
+    DetailValue, EventDraft, Head, IntegrityReport, PurgeScan, PurgeStep, Record, ReportStatus,
     RotationRecord, Seal, SealPlan, Sealed, SealedEvent, SensitiveValue, ShredRecord, Verifier,
     VerifyReport, ROTATION_CODE, SHRED_CODE, SYSTEM_MODULE,
 };
 use tokio::sync::oneshot;
 
 use crate::codec::{
-    anchor_to_document, binary, event_doc_id, event_from_document, event_key, event_to_document,
-    purge_mark_to_document, report_from_document, report_to_document, search_term, seq_to_bson,
-    Malformed,
+    anchor_to_document, binary, event_doc_id, event_from_document, event_from_raw, event_key,
+    event_to_document, purge_mark_to_document, report_from_document, report_to_document,
+    search_term, seq_to_bson, Malformed,
 };
 use crate::error::{duplicate_key_index, Error, Outcome, Result};
 use crate::search::{SearchCursor, SearchPage, SearchQuery};
@@ -1316,17 +1316,30 @@ impl EventLog {
         }
         let mut cursor = self
             .events
+            .clone_with_type::<RawDocumentBuf>()
             .find(filter)
             .sort(doc! {"chain": 1, "seq": 1})
+            .projection(verify_projection())
             .await?;
-        while let Some(d) = cursor.try_next().await? {
-            match event_from_document(&d) {
-                Ok(event) => verifier.push(&event),
-                Err(Malformed { chain, seq, reason }) => {
-                    verifier.push_malformed(chain, seq, reason)
-                }
+        // Records in batches: their seals are checked on all cores
+        // (`Verifier::push_batch`), a batch blocking the task for about a
+        // millisecond.
+        let mut batch = Vec::with_capacity(VERIFY_BATCH);
+        while cursor.advance().await? {
+            batch.push(match event_from_raw(cursor.current()) {
+                Ok(event) => Record::Event(event),
+                Err(Malformed { chain, seq, reason }) => Record::Malformed {
+                    chain,
+                    seq,
+                    why: reason,
+                },
+            });
+            if batch.len() >= VERIFY_BATCH {
+                verifier.push_batch(&batch);
+                batch.clear();
             }
         }
+        verifier.push_batch(&batch);
         Ok(())
     }
 
@@ -2016,6 +2029,16 @@ fn not_shreddable(chain: &ChainId, seq: u64, reason: &str) -> Error {
         seq,
         reason: reason.to_owned(),
     }
+}
+
+/// Records verified at a time by [`EventLog::verify_into`].
+const VERIFY_BATCH: usize = 512;
+
+/// The projection of online verification: every stored field of an event
+/// but those derived for search (`terms`, `eventKey`), which no seal
+/// covers and the verifier does not read.
+pub fn verify_projection() -> Document {
+    doc! {"terms": 0, "eventKey": 0}
 }
 
 /// The wall clock, in milliseconds since the Unix epoch (0 before it).
