@@ -168,10 +168,18 @@ impl Sink for Feed<'_> {
 /// flat (a batch of 1 KiB events is about 1 MiB of documents, and as
 /// much decoded).
 const BATCH: usize = 1024;
-/// Batches in flight at most: being filled, queued, being verified. They
-/// are used again, not freed (a fresh batch of this size costs page
-/// faults).
-const BATCHES_IN_FLIGHT: usize = 3;
+/// Batches queued for the verifier at most (one more is being filled, and
+/// one verified). They are used again, not freed (a fresh batch of this
+/// size costs page faults).
+const QUEUED: usize = 1;
+/// A batch is handed on once it holds this many bytes of input, whatever
+/// its count: three batches in flight hold a few MiB.
+const BATCH_BYTES: u64 = 1024 * 1024;
+/// A document larger than this is decoded by the reader and verified
+/// alone, the reader waiting for it: at most one large document and its
+/// event exist at a time, as in the sequential reader (64 MiB in all:
+/// `docs/PERFORMANCE.md`, "Hostile input: memory").
+const LARGE_DOCUMENT: u64 = 256 * 1024;
 /// Below this many documents per task, rayon's hand-off costs more than
 /// the decoding it spreads.
 const MIN_PER_TASK: usize = 32;
@@ -182,9 +190,13 @@ const MIN_PER_TASK: usize = 32;
 /// decoded later, in parallel; mongoexport documents are decoded here),
 /// another decodes and checks them in parallel and places them in their
 /// chains ([`Verifier::push_batch`]). The findings are the same, in the
-/// same order, as through a [`Feed`]; at most [`BATCHES_IN_FLIGHT`]
-/// batches of [`BATCH`] records exist at once. The reader is used on the
-/// calling thread only (it need not be [`Send`]).
+/// same order, as through a [`Feed`]. At most three batches exist at once
+/// (filled, queued, verified), each of at most [`BATCH`] records and about
+/// [`BATCH_BYTES`] of input; a document over [`LARGE_DOCUMENT`] is
+/// verified alone. The reader is used on the calling thread only (it need
+/// not be [`Send`]). The parallel work runs on rayon's global pool: do not
+/// call this from inside that pool (a task of `par_iter`), where the
+/// calling thread would block a worker the verification needs.
 ///
 /// # Errors
 ///
@@ -213,8 +225,10 @@ pub fn verify_in_batches(
 ) -> Result<(), Error> {
     let batch = batch.max(1);
     thread::scope(|scope| {
-        let (sender, batches) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        let (give_back, returned) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (sender, batches) = mpsc::sync_channel::<Batch>(QUEUED);
+        // Every batch comes back once verified (unbounded: there are at
+        // most three).
+        let (give_back, returned) = mpsc::channel::<Batch>();
         let verifying = scope.spawn(move || {
             let mut records = Vec::with_capacity(batch);
             for mut done in batches {
@@ -222,14 +236,18 @@ pub fn verify_in_batches(
                 verifier.push_batch(&records);
                 records.clear();
                 done.clear();
-                // (The reader may have stopped taking batches back.)
-                let _ = give_back.try_send(done);
+                // (Fails only once the reader is gone.)
+                let _ = give_back.send(done);
             }
         });
         let mut sink = Batcher {
             sender: Some(sender),
             returned,
+            out: 0,
+            spare: Vec::new(),
             filling: Batch::with_capacity(batch),
+            input_bytes: 0,
+            last_offset: 0,
             batch,
             name,
         };
@@ -338,8 +356,16 @@ struct Batcher<'n> {
     sender: Option<SyncSender<Batch>>,
     /// Batches verified, to be filled again.
     returned: Receiver<Batch>,
+    /// Batches sent and not yet returned.
+    out: usize,
+    /// Batches returned, empty.
+    spare: Vec<Batch>,
     /// The batch being filled.
     filling: Batch,
+    /// Bytes of input the batch being filled stands for.
+    input_bytes: u64,
+    /// Where the last record handed in started.
+    last_offset: u64,
     /// Items per batch.
     batch: usize,
     /// The input's name, for findings about malformed records.
@@ -347,58 +373,98 @@ struct Batcher<'n> {
 }
 
 impl Batcher<'_> {
-    fn add(&mut self, item: Pending) {
+    /// Adds an item that stands for the input from the previous one to
+    /// `offset`; hands the batch on when full.
+    fn add(&mut self, item: Pending, offset: u64) {
+        self.input_bytes += offset.saturating_sub(self.last_offset);
+        self.last_offset = self.last_offset.max(offset);
         self.filling.items.push(item);
-        if self.filling.items.len() >= self.batch {
+        if self.filling.items.len() >= self.batch || self.input_bytes >= BATCH_BYTES {
             self.send();
+        }
+    }
+
+    /// Takes back the batches verified so far; with `all`, waits for every
+    /// batch sent.
+    fn take_back(&mut self, all: bool) {
+        while self.out > 0 {
+            let back = if all {
+                self.returned.recv().ok()
+            } else {
+                self.returned.try_recv().ok()
+            };
+            let Some(back) = back else { break };
+            self.out -= 1;
+            self.spare.push(back);
         }
     }
 
     /// Hands the batch on (blocking while the verifier is behind).
     fn send(&mut self) {
+        self.input_bytes = 0;
         if self.filling.items.is_empty() {
             return;
         }
+        self.take_back(false);
         let next = self
-            .returned
-            .try_recv()
-            .unwrap_or_else(|_| Batch::with_capacity(self.batch));
+            .spare
+            .pop()
+            .unwrap_or_else(|| Batch::with_capacity(self.batch));
         let full = std::mem::replace(&mut self.filling, next);
         // The verifying thread only stops early by panicking, which
         // `verify_in_batches` raises after reading: stop sending then.
-        if self
-            .sender
-            .as_ref()
-            .is_some_and(|sender| sender.send(full).is_err())
-        {
-            self.sender = None;
+        match &self.sender {
+            Some(sender) if sender.send(full).is_ok() => self.out += 1,
+            _ => self.sender = None,
         }
+    }
+
+    /// Hands the batch on and waits until everything sent is verified.
+    fn drain(&mut self) {
+        self.send();
+        self.take_back(true);
     }
 }
 
 impl Sink for Batcher<'_> {
     fn record(&mut self, record: Result<SealedEvent, Malformed>, offset: u64) {
+        let large = offset.saturating_sub(self.last_offset) > LARGE_DOCUMENT;
+        if large {
+            // The large record is the previous one (its end is this
+            // record's offset): verified before this one is held too.
+            self.drain();
+        }
         let record = match record {
             Ok(event) => Record::Event(event),
             Err(malformed) => malformed_record(self.name, malformed, offset),
         };
-        self.add(Pending::Record(record));
+        self.add(Pending::Record(record), offset);
     }
 
     fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
         let kind = unsealed_kind(self.name, kind, offset);
-        self.add(Pending::Record(Record::Unsealed {
+        let record = Record::Unsealed {
             chain: chain.clone(),
             seq,
             kind,
-        }));
+        };
+        self.add(Pending::Record(record), offset);
     }
 
     fn bson_document(&mut self, document: &[u8], offset: u64) {
+        if document.len() as u64 > LARGE_DOCUMENT {
+            // Decoded here and verified alone (see LARGE_DOCUMENT).
+            self.drain();
+            crate::dump::hand_on(self, document, offset);
+            self.drain();
+            self.last_offset = offset + document.len() as u64;
+            return;
+        }
         let start = self.filling.bytes.len();
         self.filling.bytes.extend_from_slice(document);
         let end = self.filling.bytes.len();
-        self.add(Pending::Bson { start, end, offset });
+        self.add(Pending::Bson { start, end, offset }, offset);
+        // (The next item's offset covers this document's bytes.)
     }
 }
 

@@ -744,10 +744,12 @@ proptest! {
         let checkpoints: Vec<Checkpoint> = if with_checkpoints {
             fx.chains
                 .iter()
-                .map(|chain| {
+                // (A chain may hold no event when there are fewer events
+                // than chains.)
+                .filter_map(|chain| {
                     let at = positions(&fx.events, chain);
-                    let e = &fx.events[at[cut.index(at.len())]];
-                    Checkpoint::new(chain.clone(), e.seq, e.seal, e.timestamp_ms, e.seq, fx.secrets.current())
+                    let e = &fx.events[*at.get(cut.index(at.len().max(1)))?];
+                    Some(Checkpoint::new(chain.clone(), e.seq, e.seal, e.timestamp_ms, e.seq, fx.secrets.current()))
                 })
                 .collect()
         } else {
@@ -860,6 +862,7 @@ proptest! {
         batch in 1usize..300,
         window in prop_oneof![Just(4096usize), 1usize..16],
         max_chains in prop_oneof![Just(1000usize), 1usize..5],
+        max_findings in prop_oneof![Just(1000usize), 1usize..4],
         deep in any::<bool>(),
         seed in any::<u64>(),
     ) {
@@ -908,6 +911,7 @@ proptest! {
             let verifier = Verifier::new(fx.secrets.clone())
                 .with_window(window)
                 .with_max_chains(max_chains)
+                .with_max_findings(max_findings)
                 .with_now_ms(LATER_MS + fx.last_ts + 500);
             if deep { verifier.with_keyset(fx.chainer.clone()) } else { verifier }
         };

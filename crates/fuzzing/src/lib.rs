@@ -251,11 +251,13 @@ fn verify(data: &[u8], name: &str, options: &ReadOptions) {
     assert_eq!(
         (
             verdict.total_findings,
+            verdict.errors,
             verdict.records,
             verdict.sealed_bytes
         ),
         (
             parallel.total_findings,
+            parallel.errors,
             parallel.records,
             parallel.sealed_bytes
         ),

@@ -2035,10 +2035,11 @@ fn not_shreddable(chain: &ChainId, seq: u64, reason: &str) -> Error {
 const VERIFY_BATCH: usize = 512;
 
 /// The projection of online verification: every stored field of an event
-/// but those derived for search (`terms`, `eventKey`), which no seal
-/// covers and the verifier does not read.
+/// but its search terms (`terms`), which no seal covers and the verifier
+/// does not read. (`eventKey`, derived too, is read: it must match the
+/// sealed event id, and a stub may not hold one.)
 pub fn verify_projection() -> Document {
-    doc! {"terms": 0, "eventKey": 0}
+    doc! {"terms": 0}
 }
 
 /// The wall clock, in milliseconds since the Unix epoch (0 before it).
@@ -2202,5 +2203,53 @@ fn copy_error(error: &Error) -> Error {
             seq: None,
             reason: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use stream_chain::{EventDraft, Head, SealSecret, SealSecrets, Status, Timestamp};
+
+    use super::*;
+
+    /// A document as the server returns it under `projection`: the fields
+    /// it excludes removed.
+    fn projected(mut document: Document, projection: &Document) -> RawDocumentBuf {
+        for (field, _) in projection {
+            document.remove(field);
+        }
+        RawDocumentBuf::try_from(&document).unwrap()
+    }
+
+    /// What online verification fetches decodes to the event stored, for
+    /// every shape: formats 2 and 3 (with an event id and its key), a stub.
+    #[test]
+    fn the_verify_projection_keeps_what_the_decoder_needs() {
+        let secret = SealSecret::from_env_value("k8s-generated-32-character-secr1").unwrap();
+        let chainer = Chainer::new(SealSecrets::new(secret.clone()), None);
+        let mut head = Head::genesis(ChainId::new("ca").unwrap());
+        let draft = |i: i64| {
+            EventDraft::new(
+                "OCSP-SIGN",
+                "ocsp",
+                "pod-0",
+                Status::Success,
+                Timestamp::from_millis(i),
+            )
+            .public("serial", format!("{i:04x}"))
+            .remove_at(Timestamp::from_millis(i + 10))
+        };
+        let plain = chainer.seal(&mut head, &draft(1)).unwrap();
+        let with_id = chainer
+            .seal(&mut head, &draft(2).with_event_id("req-1"))
+            .unwrap();
+        let mut stub = chainer.seal(&mut head, &draft(3)).unwrap();
+        stub.purge(100, &secret).unwrap();
+        let projection = verify_projection();
+        for event in [plain, with_id, stub] {
+            let raw = projected(event_to_document(&event), &projection);
+            assert_eq!(event_from_raw(&raw).unwrap(), event);
+        }
     }
 }
