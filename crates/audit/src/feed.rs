@@ -5,7 +5,7 @@ use std::io::Read;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use rayon::prelude::*;
-use std::thread;
+use std::thread::{self, Scope, ScopedJoinHandle};
 
 use stream_chain::{
     ChainId, FindingKind, Record, SealedEvent, Verifier, MAX_REASON_CHARS, ROTATION_CODE,
@@ -185,11 +185,12 @@ const LARGE_DOCUMENT: u64 = 256 * 1024;
 const MIN_PER_TASK: usize = 32;
 
 /// Reads one input ([`read_input`]) and verifies its records, as a
-/// [`Feed`] for [`Pass::Verify`] does, using the cores: the calling thread
-/// reads the input and frames its documents (mongodump documents are
-/// decoded later, in parallel; mongoexport documents are decoded here),
-/// another decodes and checks them in parallel and places them in their
-/// chains ([`Verifier::push_batch`]). The findings are the same, in the
+/// [`Feed`] for [`Pass::Verify`] does, using the cores for a mongodump:
+/// the calling thread reads the input and frames its documents, another
+/// decodes and checks them in parallel and places them in their chains
+/// ([`Verifier::push_batch`]). A mongoexport is verified on the calling
+/// thread as it is decoded (measured: handing its decoded events to
+/// another thread cost more than it saved). The findings are the same, in the
 /// same order, as through a [`Feed`]. At most three batches exist at once
 /// (filled, queued, verified), each of at most [`BATCH`] records and about
 /// [`BATCH_BYTES`] of input; a document over [`LARGE_DOCUMENT`] is
@@ -225,24 +226,10 @@ pub fn verify_in_batches(
 ) -> Result<(), Error> {
     let batch = batch.max(1);
     thread::scope(|scope| {
-        let (sender, batches) = mpsc::sync_channel::<Batch>(QUEUED);
-        // Every batch comes back once verified (unbounded: there are at
-        // most three).
-        let (give_back, returned) = mpsc::channel::<Batch>();
-        let verifying = scope.spawn(move || {
-            let mut records = Vec::with_capacity(batch);
-            for mut done in batches {
-                done.decode_into(name, &mut records);
-                verifier.push_batch(&records);
-                records.clear();
-                done.clear();
-                // (Fails only once the reader is gone.)
-                let _ = give_back.send(done);
-            }
-        });
         let mut sink = Batcher {
-            sender: Some(sender),
-            returned,
+            direct: Some(verifier),
+            scope,
+            pipe: None,
             out: 0,
             spare: Vec::new(),
             filling: Batch::with_capacity(batch),
@@ -253,15 +240,30 @@ pub fn verify_in_batches(
         };
         let result = read_input(reader, &mut sink, options);
         sink.send();
-        // Closes the channel: the verifying thread ends after the last batch.
-        drop(sink);
-        if let Err(panic) = verifying.join() {
-            // A bug in the verifier, not the input: raised here as it would
-            // have been without the thread.
-            std::panic::resume_unwind(panic);
+        if let Some(Pipe {
+            sender, verifying, ..
+        }) = sink.pipe.take()
+        {
+            // Closes the channel: the verifying thread ends after the last
+            // batch.
+            drop(sender);
+            if let Err(panic) = verifying.join() {
+                // A bug in the verifier, not the input: raised here as it
+                // would have been without the thread.
+                std::panic::resume_unwind(panic);
+            }
         }
         result
     })
+}
+
+/// The verifying thread of [`verify_input`] and its channels.
+struct Pipe<'scope> {
+    /// To the verifying thread; `None` once it is gone.
+    sender: SyncSender<Batch>,
+    /// Batches verified, to be filled again.
+    returned: Receiver<Batch>,
+    verifying: ScopedJoinHandle<'scope, ()>,
 }
 
 /// One item of a batch, in input order.
@@ -350,12 +352,18 @@ impl Batch {
     }
 }
 
-/// The sink of [`verify_input`]'s reading thread: records in batches.
-struct Batcher<'n> {
-    /// To the verifying thread; `None` once it is gone.
-    sender: Option<SyncSender<Batch>>,
-    /// Batches verified, to be filled again.
-    returned: Receiver<Batch>,
+/// The sink of [`verify_input`]'s reading thread. Until the first
+/// mongodump document it hands records to the verifier directly, as a
+/// [`Feed`] (a mongoexport document is decoded as it is read, and handing
+/// decoded events to another thread costs more than it saves); from it on,
+/// the verifier belongs to a thread of its own and the documents go there
+/// in batches, to be decoded in parallel.
+struct Batcher<'scope, 'env, 'n> {
+    /// The verifier, until the verifying thread takes it.
+    direct: Option<&'env mut Verifier>,
+    scope: &'scope Scope<'scope, 'env>,
+    /// The verifying thread, once started.
+    pipe: Option<Pipe<'scope>>,
     /// Batches sent and not yet returned.
     out: usize,
     /// Batches returned, empty.
@@ -372,7 +380,39 @@ struct Batcher<'n> {
     name: &'n str,
 }
 
-impl Batcher<'_> {
+impl<'scope, 'env> Batcher<'scope, 'env, '_>
+where
+    'env: 'scope,
+{
+    /// The verifying thread: started at the first call, taking the
+    /// verifier.
+    fn start(&mut self) {
+        let Some(verifier) = self.direct.take() else {
+            return;
+        };
+        let (sender, batches) = mpsc::sync_channel::<Batch>(QUEUED);
+        // Every batch comes back once verified (unbounded: there are at
+        // most three).
+        let (give_back, returned) = mpsc::channel::<Batch>();
+        let (name, batch) = (self.name.to_owned(), self.batch);
+        let verifying = self.scope.spawn(move || {
+            let mut records = Vec::with_capacity(batch);
+            for mut done in batches {
+                done.decode_into(&name, &mut records);
+                verifier.push_batch(&records);
+                records.clear();
+                done.clear();
+                // (Fails only once the reader is gone.)
+                let _ = give_back.send(done);
+            }
+        });
+        self.pipe = Some(Pipe {
+            sender,
+            returned,
+            verifying,
+        });
+    }
+
     /// Adds an item that stands for the input from the previous one to
     /// `offset`; hands the batch on when full.
     fn add(&mut self, item: Pending, offset: u64) {
@@ -387,11 +427,12 @@ impl Batcher<'_> {
     /// Takes back the batches verified so far; with `all`, waits for every
     /// batch sent.
     fn take_back(&mut self, all: bool) {
+        let Some(pipe) = &self.pipe else { return };
         while self.out > 0 {
             let back = if all {
-                self.returned.recv().ok()
+                pipe.returned.recv().ok()
             } else {
-                self.returned.try_recv().ok()
+                pipe.returned.try_recv().ok()
             };
             let Some(back) = back else { break };
             self.out -= 1;
@@ -412,10 +453,12 @@ impl Batcher<'_> {
             .unwrap_or_else(|| Batch::with_capacity(self.batch));
         let full = std::mem::replace(&mut self.filling, next);
         // The verifying thread only stops early by panicking, which
-        // `verify_in_batches` raises after reading: stop sending then.
-        match &self.sender {
-            Some(sender) if sender.send(full).is_ok() => self.out += 1,
-            _ => self.sender = None,
+        // `verify_in_batches` raises after reading; the batch is dropped
+        // then.
+        if let Some(pipe) = &self.pipe {
+            if pipe.sender.send(full).is_ok() {
+                self.out += 1;
+            }
         }
     }
 
@@ -426,13 +469,14 @@ impl Batcher<'_> {
     }
 }
 
-impl Sink for Batcher<'_> {
+impl<'scope, 'env> Sink for Batcher<'scope, 'env, '_>
+where
+    'env: 'scope,
+{
     fn record(&mut self, record: Result<SealedEvent, Malformed>, offset: u64) {
-        let large = offset.saturating_sub(self.last_offset) > LARGE_DOCUMENT;
-        if large {
-            // The large record is the previous one (its end is this
-            // record's offset): verified before this one is held too.
-            self.drain();
+        if let Some(verifier) = self.direct.as_deref_mut() {
+            Feed::new(verifier, self.name, Pass::Verify).record(record, offset);
+            return;
         }
         let record = match record {
             Ok(event) => Record::Event(event),
@@ -442,6 +486,10 @@ impl Sink for Batcher<'_> {
     }
 
     fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
+        if let Some(verifier) = self.direct.as_deref_mut() {
+            Feed::new(verifier, self.name, Pass::Verify).unsealed(chain, seq, kind, offset);
+            return;
+        }
         let kind = unsealed_kind(self.name, kind, offset);
         let record = Record::Unsealed {
             chain: chain.clone(),
@@ -452,6 +500,7 @@ impl Sink for Batcher<'_> {
     }
 
     fn bson_document(&mut self, document: &[u8], offset: u64) {
+        self.start();
         if document.len() as u64 > LARGE_DOCUMENT {
             // Decoded here and verified alone (see LARGE_DOCUMENT).
             self.drain();
@@ -464,7 +513,6 @@ impl Sink for Batcher<'_> {
         self.filling.bytes.extend_from_slice(document);
         let end = self.filling.bytes.len();
         self.add(Pending::Bson { start, end, offset }, offset);
-        // (The next item's offset covers this document's bytes.)
     }
 }
 
