@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use sha2::{Digest, Sha256};
 
 use crate::canonical::{
-    Buffered, Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
+    Counter, Sink, ANCHOR_LABEL, CONTENT_LABEL, DETAIL_LABEL, EVENT_LABEL, PURGE_LABEL,
 };
 use crate::error::{Error, Result};
 use crate::secret::{Seal, SealSecret, SecretId};
@@ -656,9 +656,7 @@ impl SealedEvent {
             Some(mark) => mark.digest,
             None => {
                 let mut hash = Sha256::new();
-                let mut buffered = Buffered::new(&mut hash);
-                self.write_content(&mut buffered);
-                buffered.finish();
+                self.write_content(&mut hash);
                 hash.finalize().into()
             }
         }
@@ -670,13 +668,24 @@ impl SealedEvent {
         if self.version == LEGACY_FORMAT_VERSION || self.purged.is_some() {
             return secret.seal_counted(|s| self.write_canonical(s));
         }
-        let mut hash = Sha256::new();
-        let mut content = Buffered::new(&mut hash);
+        struct Counted {
+            hash: Sha256,
+            len: u64,
+        }
+        impl Sink for Counted {
+            fn put(&mut self, bytes: &[u8]) {
+                self.len += bytes.len() as u64;
+                self.hash.update(bytes);
+            }
+        }
+        let mut content = Counted {
+            hash: Sha256::new(),
+            len: 0,
+        };
         self.write_content(&mut content);
-        let content_len = content.finish();
-        let digest: [u8; 32] = hash.finalize().into();
+        let digest: [u8; 32] = content.hash.finalize().into();
         let (seal, len) = secret.seal_counted(|s| self.write_sealed_fields(&digest, s));
-        (seal, len + content_len)
+        (seal, len + content.len)
     }
 
     /// Whether this is a stub: its content was purged.

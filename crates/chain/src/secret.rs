@@ -7,7 +7,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::canonical::{Buffered, Sink, SECRET_ID_LABEL};
+use crate::canonical::{Sink, SECRET_ID_LABEL};
 use crate::error::{Error, Result};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -160,19 +160,30 @@ impl SealSecret {
     /// HMAC-SHA256 of what `write` puts into the sink, and how many bytes
     /// it put: the verifier's seal check and byte count in one pass.
     pub(crate) fn seal_counted(&self, write: impl FnOnce(&mut dyn Sink)) -> (Seal, u64) {
+        struct Counted<'a> {
+            mac: &'a mut HmacSha256,
+            len: u64,
+        }
+        impl Sink for Counted<'_> {
+            fn put(&mut self, bytes: &[u8]) {
+                self.len += bytes.len() as u64;
+                self.mac.update(bytes);
+            }
+        }
         let mut mac = self.keyed.clone();
-        let mut sink = Buffered::new(&mut mac);
+        let mut sink = Counted {
+            mac: &mut mac,
+            len: 0,
+        };
         write(&mut sink);
-        let len = sink.finish();
+        let len = sink.len;
         (Seal(mac.finalize().into_bytes().into()), len)
     }
 
     /// HMAC-SHA256 of what `write` puts into the sink.
     pub fn seal(&self, write: impl FnOnce(&mut dyn Sink)) -> Seal {
         let mut mac = self.keyed.clone();
-        let mut sink = Buffered::new(&mut mac);
-        write(&mut sink);
-        sink.finish();
+        write(&mut mac);
         Seal(mac.finalize().into_bytes().into())
     }
 }
