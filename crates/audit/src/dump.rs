@@ -112,16 +112,7 @@ pub(crate) fn decode(
 pub(crate) fn hand_on<S: Sink + ?Sized>(sink: &mut S, document: &[u8], offset: u64) {
     let mut unsealed = Vec::new();
     let record = decode(document, offset, &mut unsealed);
-    match &record {
-        Ok(event) if !unsealed.is_empty() => {
-            let (chain, seq) = (event.chain.clone(), event.seq);
-            sink.record(record, offset);
-            for kind in unsealed {
-                sink.unsealed(&chain, seq, kind, offset);
-            }
-        }
-        _ => sink.record(record, offset),
-    }
+    crate::feed::hand_on(sink, record, unsealed, offset);
 }
 
 /// Hands on the damage that ends the input, as a finding at `offset`.

@@ -44,7 +44,7 @@ use stream_chain::{ChainId, FindingKind};
 use stream_codec::Malformed;
 
 use crate::error::Error;
-use crate::feed::Sink;
+use crate::feed::{hand_on, Sink};
 use crate::input::{is_json_whitespace, ReadOptions};
 
 /// The largest JSON document read. The largest event the library seals
@@ -565,17 +565,7 @@ fn json_value<S: Sink + ?Sized>(value: Value, offset: u64, repeated: bool, sink:
         Ok(Bson::Document(document)) => {
             let mut unsealed = Vec::new();
             let record = stream_codec::event_from_document_noting(&document, &mut unsealed);
-            match &record {
-                Ok(event) if !unsealed.is_empty() => {
-                    let (chain, seq) = (event.chain.clone(), event.seq);
-                    sink.record(record, offset);
-                    for kind in unsealed {
-                        sink.unsealed(&chain, seq, kind, offset);
-                    }
-                    return;
-                }
-                _ => record,
-            }
+            return hand_on(sink, record, unsealed, offset);
         }
         Ok(other) => Err(Malformed {
             chain,

@@ -49,6 +49,26 @@ pub trait Sink {
     }
 }
 
+/// Hands `record` to `sink`, then the unsealed findings of its document
+/// (at the event's place; an invalid record has none worth naming).
+pub(crate) fn hand_on<S: Sink + ?Sized>(
+    sink: &mut S,
+    record: Result<SealedEvent, Malformed>,
+    unsealed: Vec<FindingKind>,
+    offset: u64,
+) {
+    match &record {
+        Ok(event) if !unsealed.is_empty() => {
+            let (chain, seq) = (event.chain.clone(), event.seq);
+            sink.record(record, offset);
+            for kind in unsealed {
+                sink.unsealed(&chain, seq, kind, offset);
+            }
+        }
+        _ => sink.record(record, offset),
+    }
+}
+
 /// What a pass over an input does with its records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {
