@@ -655,8 +655,9 @@ fn progress_bar(size: Option<u64>, name: &str, terminal: bool) -> (ProgressBar, 
     (bar, reveal_at)
 }
 
-/// Opens one input and reads it for `pass`: the verification on all cores
-/// ([`verify_input`]), the first pass through a [`Feed`].
+/// Opens one input and reads it for `pass`: the verification through
+/// [`verify_input`] (a mongodump on all cores), the first pass through a
+/// [`Feed`].
 fn read_one(
     input: &Path,
     verifier: &mut Verifier,

@@ -15,6 +15,8 @@
 //!   first pass that learns shred and rotation records ([`Pass::Learn`],
 //!   for inputs that can be read twice) or the verification
 //!   ([`Pass::Verify`]). Any other [`Sink`] can take them instead.
+//!   [`verify_input`] does the verification pass on all cores for a
+//!   mongodump (same findings, same order).
 //! - [`checkpoint`]: checkpoint files, trusted before a verification and
 //!   made from a clean report.
 //! - [`report`]: the report as text and as one JSON object.

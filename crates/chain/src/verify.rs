@@ -891,8 +891,21 @@ impl Verifier {
 
     /// Verifies one event and places it in its chain.
     pub fn push(&mut self, event: &SealedEvent) {
+        if self.refuses(&event.chain) {
+            // Counted only: no seal to check (see `admit`).
+            self.records += 1;
+            self.untracked += 1;
+            return;
+        }
         let checked = self.check(event);
         self.push_checked(event, checked);
+    }
+
+    /// Whether records of `chain` can no longer be admitted: it is unknown
+    /// and the chain limit is reached (chains are never dropped, so this
+    /// holds from then on).
+    fn refuses(&self, chain: &ChainId) -> bool {
+        self.chains.len() >= self.max_chains && !self.chains.contains_key(chain)
     }
 
     /// Verifies a batch of records, in order, with the seal checks (and
@@ -914,7 +927,8 @@ impl Verifier {
                 .par_iter()
                 .with_min_len(MIN_PER_TASK)
                 .map(|record| match record {
-                    Record::Event(event) => Some(this.check(event)),
+                    // (A chain refused now is refused for the whole batch.)
+                    Record::Event(event) if !this.refuses(&event.chain) => Some(this.check(event)),
                     _ => None,
                 })
                 .collect()
