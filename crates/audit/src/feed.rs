@@ -188,12 +188,12 @@ impl Sink for Feed<'_> {
 /// flat (a batch of 1 KiB events is about 1 MiB of documents, and as
 /// much decoded).
 const BATCH: usize = 1024;
-/// Batches queued for the verifier at most (one more is being filled, and
-/// one verified). They are used again, not freed (a fresh batch of this
+/// Batches queued for the verifier at most (one more is being filled, one
+/// may wait to be queued, and one is verified). They are used again, not freed (a fresh batch of this
 /// size costs page faults).
 const QUEUED: usize = 1;
 /// A batch is handed on once it holds this many bytes of input, whatever
-/// its count: three batches in flight hold a few MiB.
+/// its count: the four batches in flight hold a few MiB.
 const BATCH_BYTES: u64 = 1024 * 1024;
 /// A document larger than this is decoded by the reader and verified
 /// alone, the reader waiting for it: at most one large document and its
@@ -211,9 +211,9 @@ const MIN_PER_TASK: usize = 32;
 /// ([`Verifier::push_batch`]). A mongoexport is verified on the calling
 /// thread as it is decoded (measured: handing its decoded events to
 /// another thread cost more than it saved). The findings are the same, in the
-/// same order, as through a [`Feed`]. At most three batches exist at once
-/// (filled, queued, verified), each of at most [`BATCH`] records and about
-/// [`BATCH_BYTES`] of input; a document over [`LARGE_DOCUMENT`] is
+/// same order, as through a [`Feed`]. At most four batches exist at once
+/// (filled, waiting to be queued, queued, verified), each of at most
+/// [`BATCH`] records and about [`BATCH_BYTES`] of input; a document over [`LARGE_DOCUMENT`] is
 /// verified alone. The reader is used on the calling thread only (it need
 /// not be [`Send`]). The parallel work runs on rayon's global pool: do not
 /// call this from inside that pool (a task of `par_iter`), where the
@@ -244,7 +244,8 @@ pub fn verify_in_batches(
     options: &ReadOptions,
     batch: usize,
 ) -> Result<(), Error> {
-    let batch = batch.max(1);
+    // (At most 65,536: a batch is allocated at its size.)
+    let batch = batch.clamp(1, 1 << 16);
     thread::scope(|scope| {
         let mut sink = Batcher {
             direct: Some(verifier),
@@ -252,7 +253,8 @@ pub fn verify_in_batches(
             pipe: None,
             out: 0,
             spare: Vec::new(),
-            filling: Batch::with_capacity(batch),
+            // (Made at its size when the verifying thread starts.)
+            filling: Batch::with_capacity(0),
             input_bytes: 0,
             last_offset: 0,
             batch,
@@ -412,15 +414,19 @@ where
         };
         let (sender, batches) = mpsc::sync_channel::<Batch>(QUEUED);
         // Every batch comes back once verified (unbounded: there are at
-        // most three).
+        // most four).
         let (give_back, returned) = mpsc::channel::<Batch>();
         let (name, batch) = (self.name.to_owned(), self.batch);
+        self.filling = Batch::with_capacity(batch);
         let verifying = self.scope.spawn(move || {
             let mut records = Vec::with_capacity(batch);
             for mut done in batches {
                 done.decode_into(&name, &mut records);
                 verifier.push_batch(&records);
                 records.clear();
+                // A batch of documents full of unsealed findings (up to 33
+                // records each) is not kept at its size.
+                records.shrink_to(2 * batch);
                 done.clear();
                 // (Fails only once the reader is gone.)
                 let _ = give_back.send(done);
@@ -472,12 +478,16 @@ where
             .pop()
             .unwrap_or_else(|| Batch::with_capacity(self.batch));
         let full = std::mem::replace(&mut self.filling, next);
-        // The verifying thread only stops early by panicking, which
-        // `verify_in_batches` raises after reading; the batch is dropped
-        // then.
-        if let Some(pipe) = &self.pipe {
-            if pipe.sender.send(full).is_ok() {
-                self.out += 1;
+        let Some(pipe) = &self.pipe else { return };
+        if pipe.sender.send(full).is_ok() {
+            self.out += 1;
+        } else if let Some(pipe) = self.pipe.take() {
+            // The verifying thread only stops early by panicking (a bug,
+            // never input): raised here at once, as it would have been
+            // without the thread, rather than after reading the rest.
+            drop(pipe.sender);
+            if let Err(panic) = pipe.verifying.join() {
+                std::panic::resume_unwind(panic);
             }
         }
     }
