@@ -30,6 +30,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "server.rs"]
+mod server;
+
 use std::collections::BTreeMap;
 use std::future::IntoFuture as _;
 use std::sync::Arc;
@@ -147,7 +150,7 @@ fn verify(rt: &Runtime, log: &EventLog, chain: &ChainId) {
 }
 
 fn mongo_append(c: &mut Criterion) {
-    let Some(uri) = std::env::var("MONGODB_URI").ok().filter(|u| !u.is_empty()) else {
+    let Some(uri) = server::uri() else {
         return;
     };
     let rt = Runtime::new().unwrap();
@@ -274,13 +277,5 @@ fn mongo_append(c: &mut Criterion) {
 criterion_group!(benches, mongo_append);
 
 fn main() {
-    if std::env::var("MONGODB_URI").map_or(true, |u| u.is_empty()) {
-        println!(
-            "mongo_append: SKIPPED: MONGODB_URI is not set; start a server, e.g. \
-             `line=$(bash scripts/mongo-server.sh start); export MONGODB_URI=${{line#MONGODB_URI=}}`"
-        );
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    server::run_with_server("mongo_append", benches);
 }

@@ -22,6 +22,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "server.rs"]
+mod server;
+
 use std::future::IntoFuture as _;
 use stream_store::Timestamp;
 
@@ -54,7 +57,7 @@ fn draft(i: u64) -> EventDraft {
 }
 
 fn mongo_verify(c: &mut Criterion) {
-    let Some(uri) = std::env::var("MONGODB_URI").ok().filter(|u| !u.is_empty()) else {
+    let Some(uri) = server::uri() else {
         return;
     };
     let rt = Runtime::new().unwrap();
@@ -113,13 +116,5 @@ fn mongo_verify(c: &mut Criterion) {
 criterion_group!(benches, mongo_verify);
 
 fn main() {
-    if std::env::var("MONGODB_URI").map_or(true, |u| u.is_empty()) {
-        println!(
-            "mongo_verify: SKIPPED: MONGODB_URI is not set; start a server, e.g. \
-             `line=$(bash scripts/mongo-server.sh start); export MONGODB_URI=${{line#MONGODB_URI=}}`"
-        );
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    server::run_with_server("mongo_verify", benches);
 }

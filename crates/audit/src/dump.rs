@@ -13,9 +13,10 @@
 //!
 //! **Memory.** One document at a time, at most [`MAX_BSON_DOCUMENT`]
 //! bytes, and its event (a sink may keep copies of small documents:
-//! [`crate::verify_input`] bounds what it keeps): the raw reader decodes only an event's own
-//! fields, and at most [`MAX_DETAILS`] details, so an event costs at most
-//! about as much again as its document (see `docs/PERFORMANCE.md`).
+//! [`crate::verify_input`] bounds what it keeps): the raw reader decodes
+//! only an event's own fields, and at most [`MAX_DETAILS`] details, so an
+//! event costs at most about as much again as its document (see
+//! `docs/PERFORMANCE.md`).
 
 use std::io::{BufReader, Read};
 

@@ -189,8 +189,8 @@ impl Sink for Feed<'_> {
 /// much decoded).
 const BATCH: usize = 1024;
 /// Batches queued for the verifier at most (one more is being filled, one
-/// may wait to be queued, and one is verified). They are used again, not freed (a fresh batch of this
-/// size costs page faults).
+/// may wait to be queued, and one is verified). They are used again, not
+/// freed (a fresh batch of this size costs page faults).
 const QUEUED: usize = 1;
 /// A batch is handed on once it holds this many bytes of input, whatever
 /// its count: the four batches in flight hold a few MiB.
@@ -210,11 +210,11 @@ const MIN_PER_TASK: usize = 32;
 /// decodes and checks them in parallel and places them in their chains
 /// ([`Verifier::push_batch`]). A mongoexport is verified on the calling
 /// thread as it is decoded (measured: handing its decoded events to
-/// another thread cost more than it saved). The findings are the same, in the
-/// same order, as through a [`Feed`]. At most four batches exist at once
-/// (filled, waiting to be queued, queued, verified), each of at most
-/// [`BATCH`] records and about [`BATCH_BYTES`] of input; a document over [`LARGE_DOCUMENT`] is
-/// verified alone. The reader is used on the calling thread only (it need
+/// another thread cost more than it saved). The findings are the same, in
+/// the same order, as through a [`Feed`]. At most four batches exist at
+/// once (filled, waiting to be queued, queued, verified), each of at most
+/// [`BATCH`] records and about [`BATCH_BYTES`] of input; a document over
+/// [`LARGE_DOCUMENT`] is verified alone. The reader is used on the calling thread only (it need
 /// not be [`Send`]). The parallel work runs on rayon's global pool: do not
 /// call this from inside that pool (a task of `par_iter`), where the
 /// calling thread would block a worker the verification needs.
@@ -262,18 +262,8 @@ pub fn verify_in_batches(
         };
         let result = read_input(reader, &mut sink, options);
         sink.send();
-        if let Some(Pipe {
-            sender, verifying, ..
-        }) = sink.pipe.take()
-        {
-            // Closes the channel: the verifying thread ends after the last
-            // batch.
-            drop(sender);
-            if let Err(panic) = verifying.join() {
-                // A bug in the verifier, not the input: raised here as it
-                // would have been without the thread.
-                std::panic::resume_unwind(panic);
-            }
+        if let Some(pipe) = sink.pipe.take() {
+            pipe.finish();
         }
         result
     })
@@ -281,20 +271,30 @@ pub fn verify_in_batches(
 
 /// The verifying thread of [`verify_input`] and its channels.
 struct Pipe<'scope> {
-    /// To the verifying thread; `None` once it is gone.
+    /// To the verifying thread.
     sender: SyncSender<Batch>,
     /// Batches verified, to be filled again.
     returned: Receiver<Batch>,
     verifying: ScopedJoinHandle<'scope, ()>,
 }
 
+impl Pipe<'_> {
+    /// Closes the channel and waits for the verifying thread to end after
+    /// the last batch. Its panic (a bug in the verifier, never the input)
+    /// is raised here, as it would have been without the thread.
+    fn finish(self) {
+        drop(self.sender);
+        if let Err(panic) = self.verifying.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
 /// One item of a batch, in input order.
-// A JSON input's items are all records: boxing them would cost an
-// allocation each and save nothing.
-#[allow(clippy::large_enum_variant)]
 enum Pending {
-    /// Decoded by the reader.
-    Record(Record),
+    /// Decoded by the reader: damage, or a large document's records
+    /// (rare: boxed, so that the items of documents stay small).
+    Record(Box<Record>),
     /// A mongodump document, `bytes[start..end]` of the batch, at `offset`
     /// of the input: decoded by the verifying side.
     Bson {
@@ -367,7 +367,7 @@ impl Batch {
                         }));
                     }
                 }
-                (Pending::Record(record), None) => records.push(record),
+                (Pending::Record(record), None) => records.push(*record),
                 (Pending::Bson { .. }, None) => {}
             }
         }
@@ -482,13 +482,9 @@ where
         if pipe.sender.send(full).is_ok() {
             self.out += 1;
         } else if let Some(pipe) = self.pipe.take() {
-            // The verifying thread only stops early by panicking (a bug,
-            // never input): raised here at once, as it would have been
-            // without the thread, rather than after reading the rest.
-            drop(pipe.sender);
-            if let Err(panic) = pipe.verifying.join() {
-                std::panic::resume_unwind(panic);
-            }
+            // The verifying thread only stops early by panicking: raised at
+            // once, rather than after reading the rest.
+            pipe.finish();
         }
     }
 
@@ -512,7 +508,7 @@ where
             Ok(event) => Record::Event(event),
             Err(malformed) => malformed_record(self.name, malformed, offset),
         };
-        self.add(Pending::Record(record), offset);
+        self.add(Pending::Record(Box::new(record)), offset);
     }
 
     fn unsealed(&mut self, chain: &ChainId, seq: u64, kind: FindingKind, offset: u64) {
@@ -526,7 +522,7 @@ where
             seq,
             kind,
         };
-        self.add(Pending::Record(record), offset);
+        self.add(Pending::Record(Box::new(record)), offset);
     }
 
     fn bson_document(&mut self, document: &[u8], offset: u64) {
